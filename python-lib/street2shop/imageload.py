@@ -1,0 +1,100 @@
+"""Read and decode many images concurrently, reporting each bad row with its reason instead of failing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from street2shop.errors import BadImage, InvalidParameter, StorageError
+from street2shop.images import DEFAULT_MAX_PIXELS, decode_image
+from street2shop.storage import ImageSource, ImageStore, ordered_map
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class LoadedImage:
+    """One manifest row after loading: ``pixels`` (H x W x 3 uint8 RGB) or the ``error`` reason."""
+
+    row: int
+    image: str
+    pixels: np.ndarray | None
+    error: str | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def load_images(
+    source: ImageSource | ImageStore,
+    images: Sequence[str],
+    *,
+    rows: Sequence[int] | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_workers: int = 8,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> Iterator[LoadedImage]:
+    """Read and decode ``images`` in worker threads, yielding them in input order.
+
+    Decoding runs in the workers too (Pillow releases the GIL), and at most ``2 * max_workers``
+    images are in memory at once. A row that cannot be read or decoded is yielded with its
+    reason ('missing: ...', 'empty file', 'not an image ...', 'image too large ...'); this
+    function never raises for a bad row.
+
+    Args:
+        source: where the images are (an ImageSource, or any ImageStore).
+        images: the manifest's ``image`` values.
+        rows: the row number to report for each image (default: its position in ``images``),
+            e.g. a validated manifest's '_row' column.
+        max_pixels: pictures with more pixels are refused before decoding.
+        max_workers: reading and decoding threads.
+        transform: applied to the pixels in the worker (e.g. resize), so only its output is kept.
+    """
+    images = list(images)  # a pandas Series would index by label
+    rows = list(rows) if rows is not None else None
+    if rows is not None and len(rows) != len(images):
+        raise InvalidParameter(f"rows has {len(rows)} values for {len(images)} images")
+
+    def load(image: str) -> tuple[np.ndarray | None, str | None]:
+        try:
+            data = source.read_bytes(image)
+        except StorageError as err:
+            return None, str(err)
+        except Exception as err:  # noqa: BLE001 - a duck-typed store may raise anything; the row is reported
+            return None, f"cannot read {image}: {type(err).__name__}: {err}"
+        try:
+            pixels = decode_image(data, max_pixels=max_pixels, name=image)
+        except BadImage as err:
+            return None, err.reason
+        except Exception as err:  # noqa: BLE001 - Pillow plugins raise odd errors on hostile files
+            return None, f"corrupt image ({type(err).__name__}: {err})"
+        if transform is not None:
+            try:
+                pixels = transform(pixels)
+            except BadImage as err:
+                return None, err.reason
+        return pixels, None
+
+    for index, (pixels, error) in ordered_map(load, images, max_workers=max_workers):
+        row = int(rows[index]) if rows is not None else index
+        if error is not None:
+            logger.debug("row %d (%s): %s", row, images[index], error)
+        yield LoadedImage(row=row, image=images[index], pixels=pixels, error=error)
+
+
+def errors_frame(loaded: Iterable[LoadedImage]) -> pd.DataFrame:
+    """The failed rows as a table with columns row, image, reason."""
+    failed = [item for item in loaded if item.error is not None]
+    return pd.DataFrame(
+        {
+            "row": pd.array([item.row for item in failed], dtype="int64"),
+            "image": [item.image for item in failed],
+            "reason": [item.error for item in failed],
+        },
+        columns=["row", "image", "reason"],
+    )
