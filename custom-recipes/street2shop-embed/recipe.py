@@ -1,0 +1,41 @@
+"""Recipe street2shop-embed: manifest + pictures folder -> index folder (+ rejected rows)."""
+
+import tempfile
+
+from street2shop.dss import recipe_io
+from street2shop.dss.boundary import run_component
+from street2shop.dss.params import embed_params
+from street2shop.errors import InvalidParameter
+from street2shop.jobs import embed_catalogue
+from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
+
+
+def main() -> None:
+    # 1. Read the config and the inputs.
+    params = embed_params(recipe_io.config())
+    manifest = recipe_io.input_frame("manifest")
+    images = FolderImageStore(recipe_io.input_folder("images"))
+    weights_folder = recipe_io.input_folder("weights", required=False)
+    with tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights:
+        weights = params.weights_source
+        if weights == "folder":
+            if weights_folder is None:
+                raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
+            weights = open_published(weights_folder).materialize(local_weights)
+        # 2. One library call.
+        report = embed_catalogue(
+            manifest=manifest,
+            images=images,
+            output=FolderOutputDir(recipe_io.output_folder("index")),
+            backbone=params.backbone,
+            weights=weights,
+            image_size=params.image_size,
+            batch_size=params.batch_size,
+            index_type=params.index_type,
+            max_pixels=params.max_pixels,
+        )
+    # 3. Write the other outputs.
+    recipe_io.write_output_frame("errors", report.errors, required=False)
+
+
+run_component("street2shop-embed", main)

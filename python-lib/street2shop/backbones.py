@@ -1,0 +1,159 @@
+"""Keras backbone feature extractors (ResNet50, MobileNetV3Small, EfficientNetB0) with preprocessing inside the model."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from street2shop.errors import InvalidParameter
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """What street2shop needs to know about one Keras application."""
+
+    name: str
+    application: str  # attribute of keras.applications
+    default_size: int
+    feature_dim: int
+    # 'caffe': RGB->BGR then ImageNet mean subtraction (ResNet50); 'inside': the application
+    # rescales [0, 255] input itself (MobileNetV3, EfficientNet).
+    preprocessing: str
+    notop_weights_file: str  # the name Keras downloads for weights="imagenet", include_top=False
+
+
+BACKBONES: dict[str, BackboneSpec] = {
+    "resnet50": BackboneSpec(
+        "resnet50", "ResNet50", 224, 2048, "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+    ),
+    "mobilenetv3small": BackboneSpec(
+        "mobilenetv3small",
+        "MobileNetV3Small",
+        224,
+        576,
+        "inside",
+        "weights_mobilenet_v3_small_224_1.0_float_no_top_v2.h5",
+    ),
+    "efficientnetb0": BackboneSpec(
+        "efficientnetb0", "EfficientNetB0", 224, 1280, "inside", "efficientnetb0_notop.h5"
+    ),
+}
+
+WEIGHT_SUFFIXES = (".weights.h5", ".h5")
+
+
+def backbone_spec(name: str) -> BackboneSpec:
+    """The spec of a backbone by (case-insensitive) name."""
+    key = name.lower().replace("_", "").replace("-", "")
+    if key not in BACKBONES:
+        raise InvalidParameter(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+    return BACKBONES[key]
+
+
+def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | None:
+    """Turn the user's weights choice into what ``keras.applications`` accepts.
+
+    Args:
+        weights: ``"imagenet"`` (Keras downloads the standard file; needs internet once),
+            ``"none"``/``None`` (random initialisation), a weights file, or a folder holding one
+            (the file Keras would download, e.g. from the download-weights macro).
+
+    Returns:
+        ``"imagenet"``, ``None`` or the path of a ``.h5`` weights file.
+    """
+    if weights is None or str(weights).lower() in ("none", "random", ""):
+        return None
+    if str(weights).lower() == "imagenet":
+        return "imagenet"
+    path = Path(weights)
+    if path.is_file():
+        return str(path)
+    if path.is_dir():
+        preferred = path / spec.notop_weights_file
+        if preferred.is_file():
+            return str(preferred)
+        candidates = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+        notop = [p for p in candidates if "notop" in p.name or "no_top" in p.name]
+        chosen = notop or candidates
+        if len(chosen) == 1:
+            return str(chosen[0])
+        if not chosen:
+            raise InvalidParameter(f"no weights file (*.h5) for {spec.name} in folder {path}")
+        raise InvalidParameter(
+            f"several weights files in {path} ({', '.join(p.name for p in chosen)}); expected {spec.notop_weights_file}"
+        )
+    raise InvalidParameter(f"weights must be 'imagenet', 'none', a .h5 file or a folder; {weights!r} does not exist")
+
+
+def register_layers() -> dict[str, Any]:
+    """Define (once) and return street2shop's serialisable Keras layers."""
+    if _LAYERS:
+        return _LAYERS
+    import keras
+
+    @keras.saving.register_keras_serializable(package="street2shop")
+    class CaffePreprocess(keras.layers.Layer):
+        """ResNet50's ImageNet preprocessing as a layer: RGB [0, 255] -> BGR minus the ImageNet mean."""
+
+        MEAN_BGR = (103.939, 116.779, 123.68)
+
+        def call(self, inputs):
+            x = keras.ops.cast(inputs, "float32")
+            bgr = keras.ops.flip(x, axis=-1)
+            return bgr - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype="float32")
+
+    @keras.saving.register_keras_serializable(package="street2shop")
+    class L2Normalize(keras.layers.Layer):
+        """Scale each vector to unit length (cosine similarity = inner product)."""
+
+        def call(self, inputs):
+            norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(inputs), axis=-1, keepdims=True))
+            return inputs / keras.ops.maximum(norm, 1e-12)
+
+    _LAYERS.update({"CaffePreprocess": CaffePreprocess, "L2Normalize": L2Normalize})
+    return _LAYERS
+
+
+_LAYERS: dict[str, Any] = {}
+
+
+def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
+    """Build a Keras model: uint8 RGB ``(S, S, 3)`` images -> L2-normalised pooled features.
+
+    Preprocessing is inside the model, so a saved model carries it.
+    """
+    import keras
+
+    spec = backbone_spec(backbone)
+    size = int(image_size or spec.default_size)
+    if size < 32:
+        raise InvalidParameter(f"image size must be at least 32 pixels, got {size}")
+    resolved = resolve_weights(weights, spec)
+    layers = register_layers()
+    inputs = keras.Input(shape=(size, size, 3), dtype="uint8", name="image")
+    x = keras.ops.cast(inputs, "float32")
+    if spec.preprocessing == "caffe":
+        x = layers["CaffePreprocess"](name="preprocess")(x)
+    constructor = getattr(keras.applications, spec.application)
+    kwargs: dict[str, Any] = {"include_top": False, "weights": resolved, "input_shape": (size, size, 3), "pooling": "avg"}
+    if spec.application.startswith("MobileNetV3"):
+        kwargs["include_preprocessing"] = True
+    logger.info("building %s (%d px, weights=%s)", spec.application, size, resolved or "random")
+    base = constructor(**kwargs)
+    features = base(x)
+    outputs = layers["L2Normalize"](name="l2_normalize")(features)
+    return keras.Model(inputs, outputs, name=f"{spec.name}_features")
+
+
+def backbone_encoder(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
+    """A backbone feature extractor wrapped as an :class:`~street2shop.encoders.Encoder`."""
+    from street2shop.encoders import make_encoder
+
+    spec = backbone_spec(backbone)
+    model = build_feature_extractor(spec.name, weights, image_size)
+    weights_label = "none" if resolve_weights(weights, spec) is None else ("imagenet" if str(weights).lower() == "imagenet" else Path(str(weights)).name)
+    return make_encoder(spec.name, model, {"kind": "backbone", "backbone": spec.name, "weights": weights_label})

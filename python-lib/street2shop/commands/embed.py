@@ -1,0 +1,51 @@
+"""``street2shop embed``: build an index folder from a manifest and its images."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from street2shop.images import DEFAULT_MAX_PIXELS
+
+NAME = "embed"
+HELP = "embed a catalogue's pictures and build its index folder"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", required=True, help="folder of pictures, or s3://bucket/prefix")
+    parser.add_argument("--manifest", required=True, help="CSV or Parquet manifest (image, product_id, labels...)")
+    parser.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
+    parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="encoder/model folders to use instead of a backbone")
+    parser.add_argument("--backbone", default="resnet50", help="resnet50 (default), mobilenetv3small or efficientnetb0")
+    parser.add_argument("--weights", default="none", help="imagenet, none, or a weights file/folder (default: none)")
+    parser.add_argument("--image-size", type=int, default=None, help="model input size in pixels (default: the backbone's)")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--index-type", default="flat", choices=["flat", "ivf", "hnsw"])
+    parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
+    parser.add_argument("--errors", default=None, help="CSV of the rows that could not be indexed (default: OUT-errors.csv)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from street2shop.jobs import embed_catalogue
+    from street2shop.storage import LocalOutputDir
+
+    errors_path = Path(args.errors) if args.errors else Path(f"{str(args.out).rstrip('/')}-errors.csv")
+    report = embed_catalogue(
+        manifest=args.manifest,
+        images=args.images,
+        output=LocalOutputDir(args.out),
+        models=args.models,
+        backbone=args.backbone,
+        weights=args.weights,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        index_type=args.index_type,
+        max_pixels=args.max_pixels,
+    )
+    report.errors.to_csv(errors_path, index=False)
+    for row in report.errors.head(20).itertuples():
+        print(f"row {row.row} ({row.image}): {row.reason}", file=sys.stderr)
+    print(json.dumps({"index": str(args.out), "indexed": report.indexed, "errors": len(report.errors), "errors_file": str(errors_path)}))
+    return 0

@@ -1,0 +1,43 @@
+"""``street2shop search``: the most similar catalogue products for one picture, as JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from street2shop.errors import InvalidParameter
+
+NAME = "search"
+HELP = "search an index folder with a picture (JSON on stdout)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", required=True, help="index folder built by `street2shop embed`")
+    parser.add_argument("--image", required=True, help="the query picture")
+    parser.add_argument("-k", type=int, default=10, help="number of products (default 10)")
+    parser.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE[,VALUE]", help="keep products with one of these labels")
+    parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="encoder folders to use instead of the index's own (must match it)")
+
+
+def parse_filters(specs: list[str]) -> dict[str, list[str]]:
+    """``["type=dresses,skirts"]`` -> ``{"type": ["dresses", "skirts"]}``."""
+    filters: dict[str, list[str]] = {}
+    for spec in specs:
+        column, sep, values = spec.partition("=")
+        if not sep or not column.strip() or not values.strip():
+            raise InvalidParameter(f"--filter {spec!r}: expected COLUMN=VALUE[,VALUE...]")
+        filters.setdefault(column.strip(), []).extend(v.strip() for v in values.split(",") if v.strip())
+    return filters
+
+
+def run(args: argparse.Namespace) -> int:
+    from street2shop.encoders import load_encoder
+    from street2shop.search import SearchIndex
+
+    filters = parse_filters(args.filter)
+    encoders = [load_encoder(path) for path in args.models] if args.models else None
+    index = SearchIndex.load(args.index, encoders=encoders)
+    results = index.search_bytes(Path(args.image).read_bytes(), k=args.k, filters=filters)
+    print(json.dumps({"results": results}, ensure_ascii=False))
+    return 0

@@ -1,0 +1,194 @@
+"""Batched image embedding: read and decode in parallel through ``tf.data``, encode with one or more encoders."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from street2shop.encoders import Encoder
+from street2shop.errors import BadImage, InvalidParameter, StorageError
+from street2shop.images import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
+from street2shop.progress import Progress
+
+logger = logging.getLogger(__name__)
+
+#: A picture transform applied after decoding (e.g. cut the garment out), before resizing.
+PixelTransform = Callable[[np.ndarray], np.ndarray]
+
+
+class ByteSource(Protocol):
+    def read_bytes(self, image: str) -> bytes: ...
+
+
+@dataclass
+class EmbeddingResult:
+    """Vectors for the rows that could be read, and the reasons for those that could not."""
+
+    vectors: np.ndarray  # (n_ok, dim) float32, L2-normalised
+    rows: np.ndarray  # (n_ok,) indices into the input sequence
+    errors: pd.DataFrame  # columns row, image, reason
+
+
+@dataclass(frozen=True)
+class EncoderWeighting:
+    """How one encoder's part enters the concatenated vector."""
+
+    encoder: Encoder
+    weight: float = 1.0
+
+
+class Embedder:
+    """Encode pictures with one or several encoders; each part L2-normalised and weighted, then concatenated.
+
+    Args:
+        encoders: the encoders, or ``(encoder, weight)`` pairs.
+        transform: optional picture transform applied before resizing (segmentation).
+    """
+
+    def __init__(self, encoders: Sequence[Encoder | tuple[Encoder, float]], *, transform: PixelTransform | None = None):
+        if not encoders:
+            raise InvalidParameter("at least one encoder is needed to embed images")
+        self.parts = [
+            EncoderWeighting(*item) if isinstance(item, tuple) else EncoderWeighting(item) for item in encoders
+        ]
+        for part in self.parts:
+            if part.weight <= 0:
+                raise InvalidParameter(f"encoder {part.encoder.name!r}: weight must be positive, got {part.weight}")
+        self.transform = transform
+        self.sizes = sorted({part.encoder.image_size for part in self.parts})
+        self._infer: list[Any] = []
+
+    @property
+    def dim(self) -> int:
+        return sum(part.encoder.dim for part in self.parts)
+
+    def layout(self) -> list[dict[str, Any]]:
+        """Where each encoder's part sits in the vector (recorded in the index)."""
+        start, parts = 0, []
+        for part in self.parts:
+            parts.append(
+                {
+                    "name": part.encoder.name,
+                    "start": start,
+                    "dim": part.encoder.dim,
+                    "weight": part.weight,
+                    "fingerprint": part.encoder.fingerprint,
+                    "image_size": part.encoder.image_size,
+                }
+            )
+            start += part.encoder.dim
+        return parts
+
+    def prepare(self, pixels: np.ndarray) -> list[np.ndarray]:
+        """Decoded RGB -> one square uint8 input per distinct encoder input size."""
+        if self.transform is not None:
+            pixels = self.transform(pixels)
+        return [fit_to_square(pixels, size) for size in self.sizes]
+
+    def encode_batch(self, inputs: Sequence[Any]) -> np.ndarray:
+        """Encode a batch given as one array (or tensor) per input size; returns normalised float32 vectors."""
+        import tensorflow as tf
+
+        if not self._infer:
+            for part in self.parts:
+                model = part.encoder.model
+                self._infer.append(tf.function(lambda x, m=model: m(x, training=False), reduce_retracing=True))
+        chunks = []
+        for part, infer in zip(self.parts, self._infer):
+            batch = inputs[self.sizes.index(part.encoder.image_size)]
+            chunks.append(_normalise(np.asarray(infer(batch), dtype=np.float32)) * part.weight)
+        return _normalise(np.concatenate(chunks, axis=1))
+
+    def embed_arrays(self, images: Sequence[np.ndarray], *, batch_size: int = 32) -> np.ndarray:
+        """Encode decoded RGB pictures already in memory."""
+        vectors = []
+        for start in range(0, len(images), batch_size):
+            prepared = [self.prepare(image) for image in images[start : start + batch_size]]
+            inputs = [np.stack([p[i] for p in prepared]) for i in range(len(self.sizes))]
+            vectors.append(self.encode_batch(inputs))
+        return np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+
+    def embed_source(
+        self,
+        source: ByteSource,
+        images: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_pixels: int = DEFAULT_MAX_PIXELS,
+        progress_label: str = "embedding",
+    ) -> EmbeddingResult:
+        """Read, decode and encode ``images`` from ``source``; bad rows are reported, never fatal.
+
+        Reading and decoding run in parallel inside ``tf.data`` (Pillow and OpenCV release the
+        GIL) and are prefetched while the previous batch goes through the network.
+        """
+        import tensorflow as tf
+
+        if batch_size < 1:
+            raise InvalidParameter(f"batch size must be at least 1, got {batch_size}")
+        images = [str(image) for image in images]
+        errors: dict[int, str] = {}
+        lock = threading.Lock()
+        blank = [np.zeros((size, size, 3), np.uint8) for size in self.sizes]
+
+        def load(index: np.int64):
+            row = int(index)
+            try:
+                pixels = decode_image(source.read_bytes(images[row]), max_pixels=max_pixels, name=images[row])
+                return (np.int64(row), np.bool_(True), *self.prepare(pixels))
+            except (BadImage, StorageError) as err:
+                reason = err.reason if isinstance(err, BadImage) else str(err)
+            except Exception as err:  # a transform failing on one picture must not stop the others
+                reason = f"{type(err).__name__}: {err}"
+            with lock:
+                errors[row] = reason
+            return (np.int64(row), np.bool_(False), *blank)
+
+        output_types = [tf.int64, tf.bool] + [tf.uint8] * len(self.sizes)
+
+        def load_tf(index):
+            values = tf.numpy_function(load, [index], output_types, stateful=False)
+            for value, size in zip(values[2:], self.sizes):
+                value.set_shape((size, size, 3))
+            values[0].set_shape(())
+            values[1].set_shape(())
+            return tuple(values)
+
+        dataset = (
+            tf.data.Dataset.range(len(images))
+            .map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .filter(lambda row, ok, *pixels: ok)
+            .batch(batch_size)
+            .prefetch(2)
+        )
+        vectors, rows = [], []
+        with Progress(len(images), progress_label, logger=logger) as progress:
+            seen = 0
+            for batch in dataset:
+                batch_rows = batch[0].numpy()
+                vectors.append(self.encode_batch(batch[2:]))
+                rows.append(batch_rows)
+                done = int(batch_rows[-1]) + 1
+                progress.update(done - seen)
+                seen = done
+            progress.update(len(images) - seen)
+        error_rows = sorted(errors)
+        return EmbeddingResult(
+            vectors=np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32),
+            rows=np.concatenate(rows).astype(np.int64) if rows else np.zeros(0, np.int64),
+            errors=pd.DataFrame(
+                {"row": error_rows, "image": [images[r] for r in error_rows], "reason": [errors[r] for r in error_rows]},
+                columns=["row", "image", "reason"],
+            ),
+        )
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)

@@ -1,0 +1,113 @@
+"""Encoders: saved Keras models that turn an image into a vector, with their fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
+
+logger = logging.getLogger(__name__)
+
+MODEL_FILE = "model.keras"
+ENCODER_FILE = "encoder.json"
+
+
+@dataclass
+class Encoder:
+    """A Keras model mapping uint8 RGB images ``(S, S, 3)`` to vectors, and what describes it."""
+
+    name: str
+    model: Any  # keras.Model
+    image_size: int
+    fingerprint: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.output_shape[-1])
+
+
+def model_fingerprint(model: Any) -> str:
+    """A SHA-256 of what the model computes: input shape, each weight's shape and values, in order.
+
+    Layer names are left out on purpose: Keras numbers them per process, so the same network
+    rebuilt elsewhere gets other names but the same fingerprint.
+    """
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(model.input_shape), default=str).encode())
+    for weight in model.weights:
+        array = weight.numpy()
+        digest.update(str(array.dtype).encode())
+        digest.update(json.dumps(list(array.shape)).encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
+
+def make_encoder(name: str, model: Any, info: dict[str, Any] | None = None) -> Encoder:
+    """Wrap a Keras model whose input is ``(S, S, 3)`` images as an encoder."""
+    shape = model.input_shape
+    if len(shape) != 4 or shape[1] != shape[2] or shape[3] != 3:
+        raise InvalidParameter(f"encoder {name!r}: the model's input must be (S, S, 3) images, got {shape}")
+    return Encoder(name=name, model=model, image_size=int(shape[1]), fingerprint=model_fingerprint(model), info=dict(info or {}))
+
+
+def save_encoder(encoder: Encoder, directory: str | Path) -> Path:
+    """Write ``model.keras`` and ``encoder.json`` into ``directory``."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    encoder.model.save(directory / MODEL_FILE)
+    description = {
+        "name": encoder.name,
+        "image_size": encoder.image_size,
+        "dim": encoder.dim,
+        "fingerprint": encoder.fingerprint,
+        **encoder.info,
+    }
+    (directory / ENCODER_FILE).write_text(json.dumps(description, indent=2, sort_keys=True))
+    return directory
+
+
+def load_encoder(directory: str | Path, *, expected_fingerprint: str | None = None) -> Encoder:
+    """Load an encoder saved by :func:`save_encoder`, with Keras ``safe_mode``, and check its fingerprint.
+
+    Raises:
+        IndexFormatError: files missing or unreadable.
+        FingerprintMismatch: the weights are not those recorded (by the folder or by the caller).
+    """
+    import keras
+
+    from street2shop.backbones import register_layers
+
+    directory = Path(directory)
+    description_path = directory / ENCODER_FILE
+    model_path = directory / MODEL_FILE
+    if not description_path.is_file() or not model_path.is_file():
+        raise IndexFormatError(f"{directory} is not an encoder folder: expected {MODEL_FILE} and {ENCODER_FILE}")
+    try:
+        description = json.loads(description_path.read_text())
+    except json.JSONDecodeError as err:
+        raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
+    register_layers()
+    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    fingerprint = model_fingerprint(model)
+    recorded = description.get("fingerprint")
+    for label, wanted in (("recorded in its folder", recorded), ("expected by the index", expected_fingerprint)):
+        if wanted and wanted != fingerprint:
+            raise FingerprintMismatch(
+                f"model {description.get('name', directory.name)!r} in {directory} has fingerprint "
+                f"{fingerprint[:12]}, but {label} is {wanted[:12]}: the model was changed or does not belong "
+                "to this index; rebuild the index with `street2shop embed`"
+            )
+    info = {k: v for k, v in description.items() if k not in ("name", "image_size", "dim", "fingerprint")}
+    return Encoder(
+        name=str(description.get("name", directory.name)),
+        model=model,
+        image_size=int(model.input_shape[1]),
+        fingerprint=fingerprint,
+        info=info,
+    )

@@ -1,0 +1,99 @@
+"""The end-to-end jobs behind the CLI and the DSS recipes: each takes plain inputs and makes one output."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from street2shop.embedding import Embedder
+from street2shop.evaluation import DEFAULT_KS, EvaluationResult, evaluate_retrieval
+from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.index_folder import BuildReport, build_index
+from street2shop.manifest import read_table
+from street2shop.search import SearchIndex
+from street2shop.storage import ImageSource, open_image_store
+
+logger = logging.getLogger(__name__)
+
+
+def image_source(images: Any) -> ImageSource:
+    """An ``ImageSource`` from a directory, an ``s3://`` prefix, an image store or a source."""
+    if isinstance(images, ImageSource):
+        return images
+    if isinstance(images, (str, Path)):
+        return ImageSource(open_image_store(images))
+    return ImageSource(images)
+
+
+def make_embedder(
+    *,
+    models: Sequence[str | Path] | None = None,
+    backbone: str = "resnet50",
+    weights: str | Path | None = "none",
+    image_size: int | None = None,
+) -> Embedder:
+    """The encoders to embed with: saved model folders when given, else a backbone feature extractor."""
+    from street2shop.backbones import backbone_encoder
+    from street2shop.encoders import load_encoder
+
+    if models:
+        return Embedder([load_encoder(path) for path in models])
+    return Embedder([backbone_encoder(backbone, weights, image_size)])
+
+
+def embed_catalogue(
+    *,
+    manifest: str | Path | pd.DataFrame,
+    images: Any,
+    output: Any,
+    models: Sequence[str | Path] | None = None,
+    backbone: str = "resnet50",
+    weights: str | Path | None = "none",
+    image_size: int | None = None,
+    batch_size: int = 32,
+    index_type: str = "flat",
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> BuildReport:
+    """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``)."""
+    frame = read_table(manifest)
+    embedder = make_embedder(models=models, backbone=backbone, weights=weights, image_size=image_size)
+    settings = {"backbone": backbone if not models else None, "weights": str(weights) if not models else None}
+    return build_index(
+        frame,
+        image_source(images),
+        embedder,
+        output,
+        index_type=index_type,
+        batch_size=batch_size,
+        max_pixels=max_pixels,
+        settings=settings,
+    )
+
+
+def evaluate_catalogue(
+    *,
+    index: Any,
+    queries: str | Path | pd.DataFrame,
+    images: Any,
+    ks: Sequence[int] = DEFAULT_KS,
+    batch_size: int = 32,
+    report: Any = None,
+) -> EvaluationResult:
+    """Evaluate an index with user photos (``street2shop evaluate``, recipe ``street2shop-evaluate``).
+
+    Args:
+        index: an index folder (path or managed folder) or a loaded ``SearchIndex``.
+        report: where to publish the HTML/PNG report (an ``OutputDir``), or None.
+    """
+    from street2shop.evaluation_report import write_evaluation_report
+
+    loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
+    source = image_source(images)
+    result = evaluate_retrieval(loaded, read_table(queries), source, ks=ks, batch_size=batch_size)
+    if report is not None:
+        write_evaluation_report(result, loaded, source, report)
+    return result

@@ -1,0 +1,169 @@
+"""Search an index folder with pictures: top-k products, optionally filtered on label columns."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from street2shop.embedding import Embedder, PixelTransform
+from street2shop.encoders import Encoder, load_encoder
+from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
+from street2shop.images import DEFAULT_MAX_PIXELS, decode_image
+from street2shop.index_folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
+from street2shop.manifest import split_labels
+from street2shop.storage import open_published
+
+logger = logging.getLogger(__name__)
+
+Filters = Mapping[str, Sequence[str] | str]
+
+
+class SearchIndex:
+    """A loaded index folder: its vectors, items and encoders, ready to answer queries.
+
+    Example:
+        >>> index = SearchIndex.load("catalogue-index")
+        >>> index.search_bytes(open("photo.jpg", "rb").read(), k=10, filters={"type": ["dresses"]})
+    """
+
+    def __init__(self, info: dict[str, Any], items: pd.DataFrame, vectors: Any, embedder: Embedder, *, workdir: Any = None):
+        self.info = info
+        self.items = items.reset_index(drop=True)
+        self.vectors = vectors
+        self.embedder = embedder
+        self.label_columns: list[str] = list(info.get("label_columns", []))
+        self._workdir = workdir  # keeps a downloaded copy alive as long as the index
+        self._views_per_product = int(self.items.groupby("product_id").size().max()) if len(self.items) else 1
+        self._label_sets = {
+            column: [frozenset(v.lower() for v in split_labels(value)) for value in self.items[column]]
+            for column in self.label_columns
+            if column in self.items
+        }
+
+    @classmethod
+    def load(
+        cls,
+        location: Any,
+        *,
+        encoders: Sequence[Encoder] | None = None,
+        transform: PixelTransform | None = None,
+    ) -> SearchIndex:
+        """Load an index folder (local path or managed folder) and its bundled encoders.
+
+        Args:
+            location: a directory, or a DSS managed folder (read through its stream API).
+            encoders: use these instead of the bundled ones; they must have the fingerprints the
+                index was built with.
+            transform: the picture transform the catalogue was embedded with, if any.
+
+        Raises:
+            IndexFormatError: not an index, or an incomplete one.
+            FingerprintMismatch: an encoder is not the one the index was built with.
+        """
+        published = open_published(location)
+        workdir = None
+        if isinstance(location, (str, Path)) and Path(location).is_dir():
+            directory = published.materialize(None)
+        else:
+            workdir = tempfile.TemporaryDirectory(prefix="street2shop-index-")
+            directory = published.materialize(Path(workdir.name))
+        directory = Path(directory)
+        info = read_index_info(directory)
+        layout = info.get("layout", [])
+        if not layout:
+            raise IndexFormatError(f"{directory}: the index records no encoders")
+        parts: list[tuple[Encoder, float]] = []
+        if encoders is not None:
+            by_fingerprint = {encoder.fingerprint: encoder for encoder in encoders}
+            for part in layout:
+                encoder = by_fingerprint.get(part["fingerprint"])
+                if encoder is None:
+                    given = ", ".join(f"{e.name} ({e.fingerprint[:12]})" for e in encoders) or "none"
+                    raise FingerprintMismatch(
+                        f"the index was built with model {part['name']!r} (fingerprint {part['fingerprint'][:12]}); "
+                        f"the models given do not match it: {given}. Use the index's own models or rebuild the index"
+                    )
+                parts.append((encoder, float(part.get("weight", 1.0))))
+        else:
+            for part in layout:
+                encoder = load_encoder(directory / ENCODERS_DIR / part["name"], expected_fingerprint=part["fingerprint"])
+                parts.append((encoder, float(part.get("weight", 1.0))))
+        embedder = Embedder(parts, transform=transform)
+        return cls(info, read_items(directory), read_vectors(directory, info), embedder, workdir=workdir)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
+        """Item ids passing every filter (a value list per label column), or None for no filter."""
+        if not filters:
+            return None
+        mask = np.ones(len(self.items), dtype=bool)
+        for column, wanted in filters.items():
+            if column not in self._label_sets:
+                known = ", ".join(self.label_columns) or "none"
+                raise InvalidParameter(f"unknown filter column {column!r}; the index's label columns are: {known}")
+            values = [wanted] if isinstance(wanted, str) else list(wanted)
+            if not values or not all(isinstance(v, str) for v in values):
+                raise InvalidParameter(f"filter {column!r} must be a string or a non-empty list of strings")
+            accepted = {v.strip().lower() for v in values}
+            mask &= np.fromiter((bool(labels & accepted) for labels in self._label_sets[column]), bool, len(mask))
+        return np.flatnonzero(mask).astype(np.int64)
+
+    def search_vectors(self, queries: np.ndarray, *, k: int = 10, filters: Filters | None = None) -> list[list[dict[str, Any]]]:
+        """Top-``k`` products for each query vector (best view per product)."""
+        if k < 1:
+            raise InvalidParameter(f"k must be at least 1, got {k}")
+        allowed = self.allowed_ids(filters)
+        candidates = min(len(self.items), k * self._views_per_product) or 1
+        scores, ids = self.vectors.search(queries, candidates, allowed_ids=allowed)
+        return [self._collapse(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, ids)]
+
+    def search_pixels(self, images: Sequence[np.ndarray], *, k: int = 10, filters: Filters | None = None) -> list[list[dict[str, Any]]]:
+        """Top-``k`` products for decoded RGB pictures."""
+        return self.search_vectors(self.embedder.embed_arrays(list(images)), k=k, filters=filters)
+
+    def search_bytes(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict[str, Any]]:
+        """Top-``k`` products for one encoded picture."""
+        return self.search_pixels([decode_image(data, max_pixels=max_pixels, name="query")], k=k, filters=filters)[0]
+
+    def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[dict[str, Any]]:
+        results, seen = [], set()
+        for score, item_id in zip(scores, ids):
+            if item_id < 0:
+                continue
+            row = self.items.iloc[int(item_id)]
+            product = str(row["product_id"])
+            if product in seen:
+                continue
+            seen.add(product)
+            results.append(
+                {
+                    "product_id": product,
+                    "score": round(float(score), 6),
+                    "image": str(row["image"]),
+                    "labels": {c: _plain(row[c]) for c in self.label_columns if c in row.index},
+                }
+            )
+            if len(results) == k:
+                break
+        return results
+
+    def close(self) -> None:
+        """Remove the local copy of a downloaded index."""
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
+
+
+def _plain(value: Any) -> Any:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
