@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 
-from street2shop.evaluation import DEFAULT_KS
-
 NAME = "evaluate"
 HELP = "evaluate user->shop retrieval of an index (JSON on stdout)"
 
@@ -22,6 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter
+    from street2shop.evaluation import DEFAULT_KS
     from street2shop.jobs import evaluate_catalogue
     from street2shop.storage import LocalOutputDir
 
