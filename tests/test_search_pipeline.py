@@ -160,3 +160,16 @@ def test_evaluation_counts_hits_by_pair_id(tmp_path, catalogue, encoder):
     assert result.errors["image"].tolist() == ["user/missing.jpg"]
     frame = result.metrics_frame()
     assert frame["k"].tolist() == [1, 5, 10, 20]
+
+
+def test_answer_times_each_stage_and_matches_search_bytes(tmp_path, catalogue, encoder):
+    build(catalogue, encoder, tmp_path / "index")
+    index = SearchIndex.load(tmp_path / "index")
+    images, catalog, _ = catalogue
+    data = (images / catalog.iloc[1]["image"]).read_bytes()
+    answer = index.answer(data, k=3, filters={"type": "dresses"})
+    assert answer.results == index.search_bytes(data, k=3, filters={"type": "dresses"})
+    assert set(answer.timing_ms) == {"decode", "segment", "embed", "search"}
+    assert all(ms >= 0 for ms in answer.timing_ms.values()) and answer.segmented is False
+    with pytest.raises(InvalidParameter, match="unknown filter column"):
+        index.answer(b"not even decoded", filters={"nope": "x"})

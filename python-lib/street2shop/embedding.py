@@ -85,9 +85,9 @@ class Embedder:
             start += part.encoder.dim
         return parts
 
-    def prepare(self, pixels: np.ndarray) -> list[np.ndarray]:
-        """Decoded RGB -> one square uint8 input per distinct encoder input size."""
-        if self.transform is not None:
+    def prepare(self, pixels: np.ndarray, *, transform: bool = True) -> list[np.ndarray]:
+        """Decoded RGB -> one square uint8 input per distinct encoder input size (transformed first)."""
+        if transform and self.transform is not None:
             pixels = self.transform(pixels)
         return [fit_to_square(pixels, size) for size in self.sizes]
 
@@ -105,11 +105,11 @@ class Embedder:
             chunks.append(_normalise(np.asarray(infer(batch), dtype=np.float32)) * part.weight)
         return _normalise(np.concatenate(chunks, axis=1))
 
-    def embed_arrays(self, images: Sequence[np.ndarray], *, batch_size: int = 32) -> np.ndarray:
-        """Encode decoded RGB pictures already in memory."""
+    def embed_arrays(self, images: Sequence[np.ndarray], *, batch_size: int = 32, transform: bool = True) -> np.ndarray:
+        """Encode decoded RGB pictures already in memory (``transform=False``: already transformed)."""
         vectors = []
         for start in range(0, len(images), batch_size):
-            prepared = [self.prepare(image) for image in images[start : start + batch_size]]
+            prepared = [self.prepare(image, transform=transform) for image in images[start : start + batch_size]]
             inputs = [np.stack([p[i] for p in prepared]) for i in range(len(self.sizes))]
             vectors.append(self.encode_batch(inputs))
         return np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,16 @@ from street2shop.storage import open_published
 logger = logging.getLogger(__name__)
 
 Filters = Mapping[str, Sequence[str] | str]
+
+
+@dataclass
+class QueryAnswer:
+    """One picture's answer: the products, what was predicted about the query, and where the time went."""
+
+    results: list[dict[str, Any]]
+    attributes: dict[str, list[dict[str, Any]]]  # per model: top classes with probabilities
+    segmented: bool
+    timing_ms: dict[str, float]  # decode, segment, embed, search
 
 
 class SearchIndex:
@@ -132,6 +144,33 @@ class SearchIndex:
     def search_bytes(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict[str, Any]]:
         """Top-``k`` products for one encoded picture."""
         return self.search_pixels([decode_image(data, max_pixels=max_pixels, name="query")], k=k, filters=filters)[0]
+
+    def answer(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> QueryAnswer:
+        """Answer one encoded picture the way the catalogue was processed, timing each stage."""
+        self.allowed_ids(filters)  # a bad filter fails before any work is done
+        started = time.perf_counter()
+        pixels = decode_image(data, max_pixels=max_pixels, name="query")
+        decoded = time.perf_counter()
+        segmented = self.embedder.transform is not None
+        if segmented:
+            pixels = self.embedder.transform(pixels)
+        cut = time.perf_counter()
+        vector = self.embedder.embed_arrays([pixels], transform=False)
+        embedded = time.perf_counter()
+        results = self.search_vectors(vector, k=k, filters=filters)[0]
+        searched = time.perf_counter()
+        timing = {
+            "decode": (decoded - started) * 1000,
+            "segment": (cut - decoded) * 1000,
+            "embed": (embedded - cut) * 1000,
+            "search": (searched - embedded) * 1000,
+        }
+        return QueryAnswer(
+            results=results,
+            attributes={},
+            segmented=segmented,
+            timing_ms={name: round(ms, 3) for name, ms in timing.items()},
+        )
 
     def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[dict[str, Any]]:
         results, seen = [], set()
