@@ -1,0 +1,38 @@
+# street2shop: `make demo` and `make test` do their whole set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PLUGIN_ID := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['id'])")
+PLUGIN_VERSION := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['version'])")
+
+.PHONY: demo test plugin bench clean
+
+$(STAMP): code-env/python/spec/requirements.txt pyproject.toml code-env/python/desc.json
+	@$(PYTHON) -c "import json, sys; v = 'PYTHON%d%d' % sys.version_info[:2]; ok = v in json.load(open('code-env/python/desc.json'))['acceptedPythonInterpreters']; print(('' if ok else 'warning: ') + 'python ' + v + (' is' if ok else ' is not') + ' an accepted interpreter of the code env')"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/street2shop demo --out demo-output
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+# The DSS plugin archive, without tests (as Dataiku's own plugins are built).
+plugin:
+	@$(PYTHON) -c "import json; json.load(open('plugin.json'))"
+	mkdir -p dist
+	rm -f dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip
+	git archive -o dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip HEAD
+	zip -q --delete dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip "tests/*" "bench/*" ".ci/*" || true
+	@echo "built dist/dss-plugin-$(PLUGIN_ID)-$(PLUGIN_VERSION).zip"
+
+clean:
+	rm -rf $(VENV) dist demo-output bench/results .pytest_cache
