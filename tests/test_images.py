@@ -223,3 +223,16 @@ def test_encoders_round_trip_in_rgb_order():
     np.testing.assert_array_equal(decode_image(encode_png(pixels)), pixels)
     from_jpeg = decode_image(encode_jpeg(pixels, quality=95))
     assert np.abs(from_jpeg[:, :12].astype(int) - RED).max() <= 12
+
+
+def test_min_side_decodes_a_big_jpeg_at_reduced_scale_but_never_below_it():
+    from street2shop.images import decode_image, encode_jpeg
+
+    yy, xx = np.mgrid[0:800, 0:1200]
+    picture = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=2).astype(np.uint8)
+    data = encode_jpeg(picture, 90)
+    full = decode_image(data)
+    reduced = decode_image(data, min_side=224)
+    assert full.shape == (800, 1200, 3)
+    assert reduced.shape == (400, 600, 3)  # 1/2 scale: 1/4 would make the short side 200 < 224
+    assert decode_image(data, min_side=900).shape == (800, 1200, 3)
