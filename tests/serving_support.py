@@ -1,0 +1,42 @@
+"""Shared set-up of the serving tests: a tiny index over a synthetic catalogue, request bodies."""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import sys
+import types
+from pathlib import Path
+
+import pandas as pd
+
+from dss_harness import DOUBLE_DIR
+from tiny_models import tiny_encoder, write_catalogue
+
+
+def build_tiny_index(root: Path, *, n_products: int = 6, out: Path | None = None) -> tuple[Path, Path, pd.DataFrame]:
+    """A catalogue of coloured rectangles and its index (tiny encoder): ``(index_dir, images_dir, catalog)``."""
+    from street2shop.embedding import Embedder
+    from street2shop.index_folder import build_index
+    from street2shop.storage import ImageSource, LocalImageStore, LocalOutputDir
+
+    images, catalog_csv, _queries = write_catalogue(root, n_products=n_products)
+    catalog = pd.read_csv(catalog_csv, dtype=str)
+    index_dir = out or root / "index"
+    build_index(catalog, ImageSource(LocalImageStore(images)), Embedder([tiny_encoder()]), LocalOutputDir(index_dir))
+    return index_dir, images, catalog
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def double_apinode() -> types.ModuleType:
+    """The double's ``dataiku.apinode`` module, loaded by path (the test process never imports ``dataiku``)."""
+    name = "_dss_double_apinode"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, DOUBLE_DIR / "dataiku" / "apinode" / "__init__.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
