@@ -160,12 +160,19 @@ def make_server(app: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
 
 
 def stop_server(server: Any) -> None:
-    """Stop a running waitress server from another thread: its ``run()`` then returns."""
-    server.close()
+    """Stop a running waitress server from another thread: its ``run()`` then returns.
+
+    The sockets are closed by the server's own loop thread (through its trigger): closed from
+    here, they could vanish under the loop's ``select()``, which then fails with EBADF.
+    """
+
+    def close_all_channels() -> None:
+        # The loop runs while its map holds channels: the listener, the trigger, open connections.
+        for channel in list(server._map.values()):
+            channel.close()
+
+    server.trigger.pull_trigger(close_all_channels)
     server.task_dispatcher.shutdown()
-    # The loop runs while its map holds channels: close the open connections too.
-    for channel in list(server._map.values()):
-        channel.close()
 
 
 class BackgroundServer:
