@@ -1,9 +1,10 @@
-"""Recipe street2shop-embed: manifest + pictures folder -> index folder (+ rejected rows)."""
+"""Recipe street2shop-embed: manifest + pictures folder (+ trained model folders) -> index folder (+ rejected rows)."""
 
 import tempfile
 
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
+from street2shop.dss.model_io import input_folders, materialize_folders
 from street2shop.dss.params import embed_params
 from street2shop.errors import InvalidParameter
 from street2shop.jobs import embed_catalogue
@@ -16,17 +17,22 @@ def main() -> None:
     manifest = recipe_io.input_frame("manifest")
     images = FolderImageStore(recipe_io.input_folder("images"))
     weights_folder = recipe_io.input_folder("weights", required=False)
-    with tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights:
+    model_folders = input_folders("models")
+    with tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local:
         weights = params.weights_source
-        if weights == "folder":
+        models = materialize_folders(model_folders, local) if model_folders else None
+        if weights == "folder" and not models:
             if weights_folder is None:
                 raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
-            weights = open_published(weights_folder).materialize(local_weights)
+            weights = open_published(weights_folder).materialize(local)
         # 2. One library call.
         report = embed_catalogue(
             manifest=manifest,
             images=images,
             output=FolderOutputDir(recipe_io.output_folder("index")),
+            models=models,
+            model_weights=params.model_weights,
+            encoding_layer=params.encoding_layer,
             backbone=params.backbone,
             weights=weights,
             image_size=params.image_size,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -33,6 +33,7 @@ class EmbeddingResult:
     vectors: np.ndarray  # (n_ok, dim) float32, L2-normalised
     rows: np.ndarray  # (n_ok,) indices into the input sequence
     errors: pd.DataFrame  # columns row, image, reason
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)  # per attribute model: (n_ok, classes) probabilities
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,16 @@ class Embedder:
                     "weight": part.weight,
                     "fingerprint": part.encoder.fingerprint,
                     "image_size": part.encoder.image_size,
+                    **(
+                        {
+                            "classes": part.encoder.classes,
+                            "multilabel": part.encoder.multilabel,
+                            "label_column": part.encoder.info.get("label_column"),
+                            "encoding_layer": part.encoder.info.get("encoding_layer"),
+                        }
+                        if part.encoder.classes
+                        else {}
+                    ),
                 }
             )
             start += part.encoder.dim
@@ -91,28 +102,65 @@ class Embedder:
             pixels = self.transform(pixels)
         return [fit_to_square(pixels, size) for size in self.sizes]
 
+    @property
+    def attribute_models(self) -> list[Encoder]:
+        """The encoders that also predict classes (trained attribute models)."""
+        return [part.encoder for part in self.parts if part.encoder.classes]
+
     def encode_batch(self, inputs: Sequence[Any]) -> np.ndarray:
         """Encode a batch given as one array (or tensor) per input size; returns normalised float32 vectors."""
+        return self._encode(inputs)[0]
+
+    def encode_batch_with_attributes(self, inputs: Sequence[Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Vectors, and each attribute model's class probabilities from the same forward pass."""
+        if not self.attribute_models:
+            return self.encode_batch(inputs), {}
+        return self._encode(inputs)
+
+    def _encode(self, inputs: Sequence[Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         import tensorflow as tf
 
         if not self._infer:
             for part in self.parts:
                 model = part.encoder.model
                 self._infer.append(tf.function(lambda x, m=model: m(x, training=False), reduce_retracing=True))
-        chunks = []
+        chunks, attributes = [], {}
         for part, infer in zip(self.parts, self._infer):
             batch = inputs[self.sizes.index(part.encoder.image_size)]
-            chunks.append(_normalise(np.asarray(infer(batch), dtype=np.float32)) * part.weight)
-        return _normalise(np.concatenate(chunks, axis=1))
+            output = infer(batch)
+            if isinstance(output, (list, tuple)):
+                if part.encoder.classes:
+                    attributes[part.encoder.name] = np.asarray(output[1], dtype=np.float32)
+                output = output[0]
+            chunks.append(_normalise(np.asarray(output, dtype=np.float32)) * part.weight)
+        return _normalise(np.concatenate(chunks, axis=1)), attributes
 
     def embed_arrays(self, images: Sequence[np.ndarray], *, batch_size: int = 32, transform: bool = True) -> np.ndarray:
         """Encode decoded RGB pictures already in memory (``transform=False``: already transformed)."""
-        vectors = []
+        return self.embed_arrays_with_attributes(images, batch_size=batch_size, transform=transform)[0]
+
+    def embed_arrays_with_attributes(
+        self, images: Sequence[np.ndarray], *, batch_size: int = 32, transform: bool = True
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Vectors of pictures in memory, and the attribute models' class probabilities."""
+        vectors, attributes = [], []
         for start in range(0, len(images), batch_size):
             prepared = [self.prepare(image, transform=transform) for image in images[start : start + batch_size]]
             inputs = [np.stack([p[i] for p in prepared]) for i in range(len(self.sizes))]
-            vectors.append(self.encode_batch(inputs))
-        return np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32)
+            batch_vectors, batch_attributes = self.encode_batch_with_attributes(inputs)
+            vectors.append(batch_vectors)
+            attributes.append(batch_attributes)
+        return (
+            np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32),
+            self._stack_attributes(attributes),
+        )
+
+    def _stack_attributes(self, batches: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        stacked = {}
+        for encoder in self.attribute_models:
+            parts = [batch[encoder.name] for batch in batches if encoder.name in batch]
+            stacked[encoder.name] = np.concatenate(parts) if parts else np.zeros((0, len(encoder.classes)), np.float32)
+        return stacked
 
     def embed_source(
         self,
@@ -140,7 +188,9 @@ class Embedder:
         def load(index: np.int64):
             row = int(index)
             try:
-                pixels = decode_image(source.read_bytes(images[row]), max_pixels=max_pixels, name=images[row])
+                pixels = decode_image(
+                    source.read_bytes(images[row]), max_pixels=max_pixels, name=images[row], min_side=self.sizes[-1]
+                )
                 return (np.int64(row), np.bool_(True), *self.prepare(pixels))
             except (BadImage, StorageError) as err:
                 reason = err.reason if isinstance(err, BadImage) else str(err)
@@ -167,12 +217,14 @@ class Embedder:
             .batch(batch_size)
             .prefetch(2)
         )
-        vectors, rows = [], []
+        vectors, rows, attributes = [], [], []
         with Progress(len(images), progress_label, logger=logger) as progress:
             seen = 0
             for batch in dataset:
                 batch_rows = batch[0].numpy()
-                vectors.append(self.encode_batch(batch[2:]))
+                batch_vectors, batch_attributes = self.encode_batch_with_attributes(batch[2:])
+                vectors.append(batch_vectors)
+                attributes.append(batch_attributes)
                 rows.append(batch_rows)
                 done = int(batch_rows[-1]) + 1
                 progress.update(done - seen)
@@ -186,6 +238,7 @@ class Embedder:
                 {"row": error_rows, "image": [images[r] for r in error_rows], "reason": [errors[r] for r in error_rows]},
                 columns=["row", "image", "reason"],
             ),
+            attributes=self._stack_attributes(attributes),
         )
 
 

@@ -19,7 +19,11 @@ ENCODER_FILE = "encoder.json"
 
 @dataclass
 class Encoder:
-    """A Keras model mapping uint8 RGB images ``(S, S, 3)`` to vectors, and what describes it."""
+    """A Keras model mapping uint8 RGB images ``(S, S, 3)`` to vectors, and what describes it.
+
+    A trained attribute model has two outputs, ``[encoding, probabilities]``: the first makes
+    the vector, the second predicts the picture's classes (``info['classes']``) in the same pass.
+    """
 
     name: str
     model: Any  # keras.Model
@@ -29,7 +33,17 @@ class Encoder:
 
     @property
     def dim(self) -> int:
-        return int(self.model.output_shape[-1])
+        return int(self.model.outputs[0].shape[-1])
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The class names of an attribute model's second output, else None."""
+        classes = self.info.get("classes")
+        return list(classes) if classes and len(self.model.outputs) > 1 else None
+
+    @property
+    def multilabel(self) -> bool:
+        return bool(self.info.get("multilabel", False))
 
 
 def model_fingerprint(model: Any) -> str:
@@ -72,8 +86,18 @@ def save_encoder(encoder: Encoder, directory: str | Path) -> Path:
     return directory
 
 
-def load_encoder(directory: str | Path, *, expected_fingerprint: str | None = None) -> Encoder:
-    """Load an encoder saved by :func:`save_encoder`, with Keras ``safe_mode``, and check its fingerprint.
+def load_encoder(
+    directory: str | Path, *, expected_fingerprint: str | None = None, layer: str | None = None, name: str | None = None
+) -> Encoder:
+    """Load an encoder with Keras ``safe_mode`` and check its fingerprint.
+
+    ``directory`` is an encoder folder (:func:`save_encoder`, as bundled in an index) or a
+    trained model folder (``street2shop train``: ``model.json`` + ``model.keras``).
+
+    Args:
+        layer: a trained model only: the layer whose output is the encoding (default: the one
+            recorded, the 1000-unit ``encoding`` layer).
+        name: the encoder's name (default: the recorded one; a trained model's label column).
 
     Raises:
         IndexFormatError: files missing or unreadable.
@@ -86,6 +110,8 @@ def load_encoder(directory: str | Path, *, expected_fingerprint: str | None = No
     directory = Path(directory)
     description_path = directory / ENCODER_FILE
     model_path = directory / MODEL_FILE
+    if not description_path.is_file() and model_path.is_file() and (directory / "model.json").is_file():
+        return _load_trained_model(directory, expected_fingerprint=expected_fingerprint, layer=layer, name=name)
     if not description_path.is_file() or not model_path.is_file():
         raise IndexFormatError(f"{directory} is not an encoder folder: expected {MODEL_FILE} and {ENCODER_FILE}")
     try:
@@ -93,6 +119,10 @@ def load_encoder(directory: str | Path, *, expected_fingerprint: str | None = No
     except json.JSONDecodeError as err:
         raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
     register_layers()
+    if description.get("classes"):
+        from street2shop.training.architectures import register_training_layers
+
+        register_training_layers()
     model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     fingerprint = model_fingerprint(model)
     recorded = description.get("fingerprint")
@@ -105,9 +135,29 @@ def load_encoder(directory: str | Path, *, expected_fingerprint: str | None = No
             )
     info = {k: v for k, v in description.items() if k not in ("name", "image_size", "dim", "fingerprint")}
     return Encoder(
-        name=str(description.get("name", directory.name)),
+        name=name or str(description.get("name", directory.name)),
         model=model,
         image_size=int(model.input_shape[1]),
         fingerprint=fingerprint,
         info=info,
+    )
+
+
+def _load_trained_model(directory: Path, *, expected_fingerprint: str | None, layer: str | None, name: str | None) -> Encoder:
+    """An encoder from a trained model folder: outputs ``[encoding, probabilities]``."""
+    from street2shop.training.model_folder import encoder_info, load_model
+
+    model, info = load_model(directory, layer=layer)
+    fingerprint = model_fingerprint(model)
+    if expected_fingerprint and expected_fingerprint != fingerprint:
+        raise FingerprintMismatch(
+            f"model {info.get('name', directory.name)!r} in {directory} has fingerprint {fingerprint[:12]}, but the "
+            f"index expects {expected_fingerprint[:12]}: rebuild the index with `street2shop embed`"
+        )
+    return Encoder(
+        name=name or str(info.get("name") or directory.name),
+        model=model,
+        image_size=int(model.input_shape[1]),
+        fingerprint=fingerprint,
+        info=encoder_info(info),
     )

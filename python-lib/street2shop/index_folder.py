@@ -74,6 +74,9 @@ def build_index(
         raise ManifestError("none of the manifest's images could be read" + _first_reasons(errors))
     items = rows.iloc[result.rows].reset_index(drop=True)
     items = items.rename(columns={"_row": "manifest_row"})
+    predicted = predicted_columns(embedder, result.attributes, taken=set(items.columns))
+    for column, values in predicted.items():
+        items[column] = values
     vectors = VectorIndex(kind=index_type).fit(result.vectors)
     info = {
         "format": FORMAT_NAME,
@@ -85,7 +88,8 @@ def build_index(
         "metric": "inner_product",
         "index_type": index_type,
         "layout": embedder.layout(),
-        "label_columns": label_columns(items, exclude=("manifest_row",)),
+        "label_columns": label_columns(items, exclude=("manifest_row", *predicted)),
+        "predicted_columns": {column: name for column, name in zip(predicted, _attribute_names(embedder, predicted))},
         "settings": dict(settings or {}),
     }
     with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
@@ -93,6 +97,32 @@ def build_index(
         output.publish(Path(staging))
     logger.info("indexed %d images (%d rows reported as errors)", len(items), len(errors))
     return BuildReport(indexed=len(items), errors=errors.reset_index(drop=True), info=info)
+
+
+PREDICTED_PREFIX = "predicted_"
+
+
+def predicted_columns(embedder: Embedder, attributes: dict[str, Any], *, taken: set[str]) -> dict[str, list[str]]:
+    """Item-table columns ``predicted_<model>``: each attribute model's classes for each picture.
+
+    Single-label: the most probable class; multi-label: the classes at or above 0.5, '|'-joined.
+    """
+    from street2shop.training.metrics import predicted_labels
+
+    columns: dict[str, list[str]] = {}
+    for encoder in embedder.attribute_models:
+        column = PREDICTED_PREFIX + encoder.name
+        probabilities = attributes.get(encoder.name)
+        if probabilities is None or column in taken:
+            continue
+        hot = predicted_labels(probabilities, encoder.multilabel)
+        classes = encoder.classes or []
+        columns[column] = ["|".join(classes[i] for i in row.nonzero()[0]) for row in hot]
+    return columns
+
+
+def _attribute_names(embedder: Embedder, columns: dict[str, Any]) -> list[str]:
+    return [column[len(PREDICTED_PREFIX) :] for column in columns]
 
 
 def write_index_files(directory: Path, info: dict[str, Any], vectors: VectorIndex, items: pd.DataFrame, embedder: Embedder) -> None:

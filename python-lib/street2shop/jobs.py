@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from street2shop.embedding import Embedder
+from street2shop.errors import InvalidParameter
 from street2shop.evaluation import DEFAULT_KS, EvaluationResult, evaluate_retrieval
 from street2shop.images import DEFAULT_MAX_PIXELS
 from street2shop.index_folder import BuildReport, build_index
 from street2shop.manifest import read_table
 from street2shop.search import SearchIndex
-from street2shop.storage import ImageSource, open_image_store
+from street2shop.storage import ImageSource, open_image_store, open_published
 
 logger = logging.getLogger(__name__)
 
@@ -32,17 +33,64 @@ def image_source(images: Any) -> ImageSource:
 def make_embedder(
     *,
     models: Sequence[str | Path] | None = None,
+    model_weights: Sequence[float] | Mapping[str, float] | None = None,
+    encoding_layer: str | None = None,
     backbone: str = "resnet50",
     weights: str | Path | None = "none",
     image_size: int | None = None,
 ) -> Embedder:
-    """The encoders to embed with: saved model folders when given, else a backbone feature extractor."""
+    """The encoders to embed with: saved model folders when given, else a backbone feature extractor.
+
+    Args:
+        models: encoder folders or trained model folders (``street2shop train``); each model's
+            encoding is L2-normalised, weighted and concatenated. Names must differ; a repeated
+            name gets a ``-2``, ``-3``... suffix.
+        model_weights: one weight per model, in order, or ``{model name: weight}`` (default 1).
+        encoding_layer: trained models only: the layer whose output is the encoding.
+    """
     from street2shop.backbones import backbone_encoder
     from street2shop.encoders import load_encoder
 
-    if models:
-        return Embedder([load_encoder(path) for path in models])
-    return Embedder([backbone_encoder(backbone, weights, image_size)])
+    if not models:
+        if model_weights:
+            raise InvalidParameter("model weights are given but no models")
+        return Embedder([backbone_encoder(backbone, weights, image_size)])
+    encoders = []
+    seen: dict[str, int] = {}
+    for path in models:
+        directory = open_published(path).materialize(None) if _published_copy(path) else Path(path)
+        encoder = load_encoder(directory, layer=encoding_layer)
+        seen[encoder.name] = seen.get(encoder.name, 0) + 1
+        if seen[encoder.name] > 1:
+            encoder.name = f"{encoder.name}-{seen[encoder.name]}"
+        encoders.append(encoder)
+    return Embedder(list(zip(encoders, _weights_for(encoders, model_weights))))
+
+
+def _published_copy(path: str | Path) -> bool:
+    """Whether ``path`` is a published folder with versions (a pointer file) rather than the files themselves."""
+    from street2shop.storage import POINTER_FILE
+
+    return (Path(path) / POINTER_FILE).is_file()
+
+
+def _weights_for(encoders: Sequence[Any], model_weights: Sequence[float] | Mapping[str, float] | None) -> list[float]:
+    if model_weights is None:
+        return [1.0] * len(encoders)
+    if isinstance(model_weights, Mapping):
+        names = {encoder.name for encoder in encoders}
+        unknown = sorted(set(model_weights) - names)
+        if unknown:
+            raise InvalidParameter(f"weights given for unknown model(s) {', '.join(unknown)}; the models are: {', '.join(sorted(names))}")
+        values = [model_weights.get(encoder.name, 1.0) for encoder in encoders]
+    else:
+        values = list(model_weights)
+        if len(values) != len(encoders):
+            raise InvalidParameter(f"{len(values)} model weight(s) for {len(encoders)} model(s): give one per model")
+    try:
+        return [float(value) for value in values]
+    except (TypeError, ValueError) as err:
+        raise InvalidParameter(f"model weights must be numbers, got {values}") from err
 
 
 def embed_catalogue(
@@ -51,6 +99,8 @@ def embed_catalogue(
     images: Any,
     output: Any,
     models: Sequence[str | Path] | None = None,
+    model_weights: Sequence[float] | Mapping[str, float] | None = None,
+    encoding_layer: str | None = None,
     backbone: str = "resnet50",
     weights: str | Path | None = "none",
     image_size: int | None = None,
@@ -60,8 +110,19 @@ def embed_catalogue(
 ) -> BuildReport:
     """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``)."""
     frame = read_table(manifest)
-    embedder = make_embedder(models=models, backbone=backbone, weights=weights, image_size=image_size)
-    settings = {"backbone": backbone if not models else None, "weights": str(weights) if not models else None}
+    embedder = make_embedder(
+        models=models,
+        model_weights=model_weights,
+        encoding_layer=encoding_layer,
+        backbone=backbone,
+        weights=weights,
+        image_size=image_size,
+    )
+    settings = {
+        "backbone": backbone if not models else None,
+        "weights": str(weights) if not models else None,
+        "models": [part.encoder.name for part in embedder.parts] if models else None,
+    }
     return build_index(
         frame,
         image_source(images),

@@ -52,9 +52,11 @@ class SearchIndex:
         self.label_columns: list[str] = list(info.get("label_columns", []))
         self._workdir = workdir  # keeps a downloaded copy alive as long as the index
         self._views_per_product = int(self.items.groupby("product_id").size().max()) if len(self.items) else 1
+        # Predicted attributes filter like labels (useful when the catalogue is not labelled).
+        self.predicted_columns: list[str] = list(info.get("predicted_columns", {}))
         self._label_sets = {
             column: [frozenset(v.lower() for v in split_labels(value)) for value in self.items[column]]
-            for column in self.label_columns
+            for column in self.label_columns + self.predicted_columns
             if column in self.items
         }
 
@@ -119,7 +121,7 @@ class SearchIndex:
         mask = np.ones(len(self.items), dtype=bool)
         for column, wanted in filters.items():
             if column not in self._label_sets:
-                known = ", ".join(self.label_columns) or "none"
+                known = ", ".join(self.label_columns + self.predicted_columns) or "none"
                 raise InvalidParameter(f"unknown filter column {column!r}; the index's label columns are: {known}")
             values = [wanted] if isinstance(wanted, str) else list(wanted)
             if not values or not all(isinstance(v, str) for v in values):
@@ -143,19 +145,19 @@ class SearchIndex:
 
     def search_bytes(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[dict[str, Any]]:
         """Top-``k`` products for one encoded picture."""
-        return self.search_pixels([decode_image(data, max_pixels=max_pixels, name="query")], k=k, filters=filters)[0]
+        return self.search_pixels([decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])], k=k, filters=filters)[0]
 
     def answer(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> QueryAnswer:
         """Answer one encoded picture the way the catalogue was processed, timing each stage."""
         self.allowed_ids(filters)  # a bad filter fails before any work is done
         started = time.perf_counter()
-        pixels = decode_image(data, max_pixels=max_pixels, name="query")
+        pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])
         decoded = time.perf_counter()
         segmented = self.embedder.transform is not None
         if segmented:
             pixels = self.embedder.transform(pixels)
         cut = time.perf_counter()
-        vector = self.embedder.embed_arrays([pixels], transform=False)
+        vector, probabilities = self.embedder.embed_arrays_with_attributes([pixels], transform=False)
         embedded = time.perf_counter()
         results = self.search_vectors(vector, k=k, filters=filters)[0]
         searched = time.perf_counter()
@@ -167,10 +169,22 @@ class SearchIndex:
         }
         return QueryAnswer(
             results=results,
-            attributes={},
+            attributes=self.predicted_attributes(probabilities),
             segmented=segmented,
             timing_ms={name: round(ms, 3) for name, ms in timing.items()},
         )
+
+    def predicted_attributes(self, probabilities: dict[str, np.ndarray], row: int = 0, k: int = 3) -> dict[str, list[dict[str, Any]]]:
+        """Per attribute model, one picture's top classes with their probabilities."""
+        from street2shop.training.metrics import top_classes
+
+        predicted = {}
+        for encoder in self.embedder.attribute_models:
+            if encoder.name in probabilities:
+                predicted[encoder.name] = top_classes(
+                    probabilities[encoder.name][row], encoder.classes or [], multilabel=encoder.multilabel, k=k
+                )
+        return predicted
 
     def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[dict[str, Any]]:
         results, seen = [], set()

@@ -4,55 +4,111 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 NAME = "demo"
-HELP = "generate a demo catalogue, index it, evaluate user->shop search and show results"
+HELP = "generate a demo catalogue, train the attribute models, index it, evaluate user->shop search and show results"
+
+#: The report's four attribute models: label column and whether it is multi-label.
+DEMO_MODELS = (("type", False), ("colours", True), ("material", True), ("gender", True))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="demo-output", help="working folder (default: demo-output)")
     parser.add_argument("--products", type=int, default=120, help="products in the demo catalogue")
     parser.add_argument("--user-photos", type=int, default=2, help="consumer photos per product")
-    parser.add_argument("--backbone", default="resnet50")
-    parser.add_argument("--weights", default="none", help="imagenet (needs internet once), none, or a weights file/folder")
-    parser.add_argument("--image-size", type=int, default=None)
+    parser.add_argument("--train-backbone", default="small-cnn", help="backbone of the attribute models (default: small-cnn, CPU-sized)")
+    parser.add_argument("--train-size", type=int, default=64, help="input size of the attribute models in pixels")
+    parser.add_argument("--train-width", type=int, default=16, help="small-cnn: filters of its first block")
+    parser.add_argument("--train-epochs", type=int, default=20, help="most epochs per attribute model")
+    parser.add_argument("--learning-rate", type=float, default=3e-3)
+    parser.add_argument("--no-train", action="store_true", help="index with an untrained backbone's features instead (the pre-training demo)")
+    parser.add_argument("--backbone", default="resnet50", help="with --no-train: the backbone")
+    parser.add_argument("--weights", default="none", help="with --no-train: imagenet (needs internet once), none, or a weights file/folder")
+    parser.add_argument("--image-size", type=int, default=None, help="with --no-train: the backbone's input size")
     parser.add_argument("-k", type=int, default=5, help="results shown for the sample query")
 
 
-def run(args: argparse.Namespace) -> int:
-    import pandas as pd
+def train_demo_models(catalog, out: Path, args: argparse.Namespace) -> list[Path]:
+    """Train the four attribute models on the catalogue's train/val products (test products held out)."""
+    from street2shop.storage import LocalOutputDir
+    from street2shop.training.architectures import Architecture
+    from street2shop.training.job import TrainSettings, train_attribute_model
+    from street2shop.training.trainer import FitParams
 
+    folders = []
+    for label, multilabel in DEMO_MODELS:
+        started = time.monotonic()
+        settings = TrainSettings(
+            label=label,
+            multilabel=multilabel,
+            min_count=3,
+            architecture=Architecture(args.train_backbone, args.train_size, width=args.train_width),
+            fit=FitParams(
+                epochs=args.train_epochs,
+                learning_rate=args.learning_rate,
+                final_learning_rate=args.learning_rate / 30,
+                patience=6,
+            ),
+        )
+        folder = out / "models" / label
+        report = train_attribute_model(manifest=catalog.manifest, images=catalog.images_dir, output=LocalOutputDir(folder), settings=settings)
+        s = report.summary
+        scores = f"accuracy {s['accuracy']:.2f}, macro F1 {s['macro_f1']:.2f}" + (f", mAP {s['map']:.2f}" if s.get("map") is not None else "")
+        print(
+            f"      {label:8s} {len(s['classes']):2d} classes, {s['train_pictures']} training pictures, "
+            f"{s['epochs_run']} epochs: {scores} ({time.monotonic() - started:.0f} s) -> {folder}",
+            flush=True,
+        )
+        folders.append(folder)
+    return folders
+
+
+def run(args: argparse.Namespace) -> int:
     from street2shop.demo_catalog import make_demo_catalog
     from street2shop.jobs import embed_catalogue, evaluate_catalogue, image_source
+    from street2shop.manifest import read_table
     from street2shop.search import SearchIndex
     from street2shop.storage import LocalOutputDir
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"[1/4] generating the demo catalogue in {out / 'catalog'}", flush=True)
+    steps = 4 if args.no_train else 5
+    print(f"[1/{steps}] generating the demo catalogue in {out / 'catalog'}", flush=True)
     catalog = make_demo_catalog(out / "catalog", n_products=args.products, user_photos_per_product=args.user_photos)
-    print(f"[2/4] embedding the shop pictures with {args.backbone} (weights: {args.weights})", flush=True)
+    models = None
+    queries = read_table(catalog.queries)
+    if not args.no_train:
+        print(f"[2/{steps}] training the attribute models ({args.train_backbone}, {args.train_size} px) on the train/val products", flush=True)
+        models = train_demo_models(catalog, out, args)
+        # The models saw the train/val products' consumer photos: only the held-out products query.
+        queries = queries[queries["split"] == "test"].reset_index(drop=True)
+        queries.to_csv(out / "test-queries.csv", index=False)
+    step = steps - 2
+    what = "the 4 attribute models' encodings" if models else f"{args.backbone} (weights: {args.weights})"
+    print(f"[{step}/{steps}] embedding the shop pictures with {what}", flush=True)
     built = embed_catalogue(
         manifest=catalog.catalog,
         images=catalog.images_dir,
         output=LocalOutputDir(out / "index"),
+        models=models,
         backbone=args.backbone,
         weights=args.weights,
         image_size=args.image_size,
     )
     print(f"      indexed {built.indexed} pictures into {out / 'index'} ({len(built.errors)} errors)", flush=True)
-    print("[3/4] evaluating user->shop retrieval", flush=True)
+    print(f"[{step + 1}/{steps}] evaluating user->shop retrieval ({len(queries)} consumer photos)", flush=True)
     index = SearchIndex.load(out / "index")
-    result = evaluate_catalogue(
-        index=index, queries=catalog.queries, images=catalog.images_dir, report=LocalOutputDir(out / "report")
-    )
+    result = evaluate_catalogue(index=index, queries=queries, images=catalog.images_dir, report=LocalOutputDir(out / "report"))
     print(json.dumps(result.summary()), flush=True)
-    queries = pd.read_csv(catalog.queries, dtype=str, keep_default_na=False)
     sample = queries.iloc[0]
-    print(f"[4/4] top {args.k} for the consumer photo {sample['image']} (pair {sample['pair_id']}):", flush=True)
-    hits = index.search_bytes(image_source(catalog.images_dir).read_bytes(sample["image"]), k=args.k)
-    for rank, hit in enumerate(hits, start=1):
+    print(f"[{steps}/{steps}] top {args.k} for the consumer photo {sample['image']} (pair {sample['pair_id']}):", flush=True)
+    answer = index.answer(image_source(catalog.images_dir).read_bytes(sample["image"]), k=args.k)
+    for name, classes in answer.attributes.items():
+        shown = ", ".join(f"{c['class']} {c['probability']:.2f}" for c in classes)
+        print(f"      predicted {name}: {shown} (true: {sample.get(name, '')})")
+    for rank, hit in enumerate(answer.results, start=1):
         mark = "  <- same product" if hit["product_id"] == sample["product_id"] else ""
         print(f"      {rank}. {hit['product_id']}  score {hit['score']:.3f}  {hit['image']}{mark}")
     print(f"report: {(out / 'report' / 'report.html').resolve()}")

@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--images", required=True, help="folder of pictures, or s3://bucket/prefix")
     parser.add_argument("--manifest", required=True, help="CSV or Parquet manifest (image, product_id, labels...)")
     parser.add_argument("--out", required=True, help="index folder to write (replaced atomically)")
-    parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="encoder/model folders to use instead of a backbone")
+    parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="trained model folders (or encoder folders) to use instead of a backbone")
+    parser.add_argument("--model-weights", nargs="+", type=float, default=None, metavar="W", help="one weight per model (default 1 each)")
+    parser.add_argument("--encoding-layer", default=None, help="trained models: the layer whose output is the encoding (default: encoding, 1000 units)")
     parser.add_argument("--backbone", default="resnet50", help="resnet50 (default), mobilenetv3small or efficientnetb0")
     parser.add_argument("--weights", default="none", help="imagenet, none, or a weights file/folder (default: none)")
     parser.add_argument("--image-size", type=int, default=None, help="model input size in pixels (default: the backbone's)")
@@ -37,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
         images=args.images,
         output=LocalOutputDir(args.out),
         models=args.models,
+        model_weights=args.model_weights,
+        encoding_layer=args.encoding_layer,
         backbone=args.backbone,
         weights=args.weights,
         image_size=args.image_size,

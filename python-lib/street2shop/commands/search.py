@@ -38,6 +38,6 @@ def run(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     encoders = [load_encoder(path) for path in args.models] if args.models else None
     index = SearchIndex.load(args.index, encoders=encoders)
-    results = index.search_bytes(Path(args.image).read_bytes(), k=args.k, filters=filters)
-    print(json.dumps({"results": results}, ensure_ascii=False))
+    answer = index.answer(Path(args.image).read_bytes(), k=args.k, filters=filters)
+    print(json.dumps({"results": answer.results, "query": {"attributes": answer.attributes}}, ensure_ascii=False))
     return 0

@@ -1,0 +1,39 @@
+"""Recipe inputs that are trained model folders (several per role) and the optional tables of the train recipe."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import dataiku
+import pandas as pd
+from dataiku.customrecipe import get_input_names_for_role
+
+from street2shop.storage import open_published
+
+logger = logging.getLogger(__name__)
+
+
+def input_folders(role: str) -> list[Any]:
+    """Every managed folder of an input role (an NARY role; empty when none is connected)."""
+    return [dataiku.Folder(name) for name in get_input_names_for_role(role)]
+
+
+def materialize_folders(folders: list[Any], directory: str | Path) -> list[Path]:
+    """Download each folder's current version into its own sub-directory; returns their paths in order."""
+    paths = []
+    for number, folder in enumerate(folders, start=1):
+        target = Path(directory) / f"model-{number}"
+        target.mkdir(parents=True, exist_ok=True)
+        paths.append(Path(open_published(folder).materialize(target)))
+        logger.info("model folder %d downloaded to %s", number, target)
+    return paths
+
+
+def optional_frame(role: str) -> pd.DataFrame | None:
+    """The dataset of an optional single-input role as a DataFrame, or None when not connected."""
+    names = get_input_names_for_role(role)
+    if not names:
+        return None
+    return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)

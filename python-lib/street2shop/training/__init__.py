@@ -1,0 +1,1 @@
+"""Training the attribute models (one per label column) whose encodings make the search vectors."""
