@@ -1,0 +1,232 @@
+"""Tests for street2shop.dedup.job: the whole-catalogue run, outputs, incremental mode and the duplicate-count check."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pandas as pd
+import pytest
+
+from street2shop.dedup.calibration import pair_set
+from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
+from street2shop.dedup.job import (
+    Catalogue,
+    DedupParams,
+    calibrate_thresholds,
+    check_duplicate_count,
+    check_new_products,
+    find_duplicates,
+    load_catalogue,
+    read_summary,
+    write_outputs,
+)
+from street2shop.errors import InvalidParameter, ManifestError
+from street2shop.images import decode_image, encode_jpeg
+from test_dedup_hashing import product_shot
+
+EXPECTED = {("D01", "P01"), ("D02", "P02"), ("D03", "P03"), ("D04", "P04"), ("D05", "P05")}
+
+
+def write_jpeg(path, image, quality=92):
+    path.write_bytes(encode_jpeg(np.ascontiguousarray(image), quality))
+
+
+def build_catalogue(folder) -> pd.DataFrame:
+    """Distinct products P01.. (P03 with two views), planted copies D01..D05, a recoloured twin, bad rows."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = []
+    originals = {}
+    for seed in range(1, 9):
+        name = f"P{seed:02d}"
+        originals[seed] = product_shot(seed)
+        write_jpeg(folder / f"{name}.jpg", originals[seed])
+        rows.append((f"{name}.jpg", name, "tops" if seed % 2 else "bottoms"))
+        if seed == 3:
+            write_jpeg(folder / f"{name}_back.jpg", product_shot(100 + seed))
+            rows.append((f"{name}_back.jpg", name, "tops"))
+    copies = {
+        1: (folder / "P01.jpg").read_bytes(),
+        2: encode_jpeg(cv2.resize(originals[2], (150, 150), interpolation=cv2.INTER_AREA), 92),
+        3: encode_jpeg(decode_image((folder / "P03.jpg").read_bytes()), 35),
+        4: encode_jpeg(np.ascontiguousarray(originals[4][:, ::-1]), 92),
+        5: encode_jpeg(np.clip(originals[5].astype(np.float32) * 1.06 - 8, 0, 255).astype(np.uint8), 92),
+    }
+    for seed, data in copies.items():
+        (folder / f"D{seed:02d}.jpg").write_bytes(data)
+        rows.append((f"D{seed:02d}.jpg", f"D{seed:02d}", "tops" if seed % 2 else "bottoms"))
+    # Same cut and print as P06, another colour: a distinct product a grey-level hash would merge.
+    write_jpeg(folder / "T06.jpg", product_shot(6, colour=(30, 160, 40)))
+    write_jpeg(folder / "P06.jpg", product_shot(6, colour=(200, 40, 40)))
+    rows.append(("T06.jpg", "T06", "bottoms"))
+    (folder / "broken.jpg").write_bytes(encode_jpeg(product_shot(50))[:300])
+    rows += [("broken.jpg", "B01", "tops"), ("nowhere.jpg", "B02", "tops")]
+    return pd.DataFrame(rows, columns=["image", "product_id", "type"])
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dedup-catalogue")
+    manifest = build_catalogue(root / "images")
+    manifest.to_csv(root / "manifest.csv", index=False)
+    return root, manifest
+
+
+def test_hashes_find_copies_resized_recompressed_mirrored_retouched_and_skip_bad_images(catalogue):
+    root, manifest = catalogue
+    result = find_duplicates(root / "manifest.csv", images=root / "images")
+    assert result.summary["method"] == "hash"
+    assert pair_set(result.pairs) == EXPECTED  # not T06: same shape, another colour
+    assert list(result.pairs.columns) == PAIR_COLUMNS and list(result.groups.columns) == GROUP_COLUMNS
+    assert set(result.pairs["method"]) == {"hash"} and result.pairs["hamming"].between(0, 4).all()
+    exact = result.pairs[result.pairs["product_b"] == "P01"].iloc[0]
+    assert exact.hamming == 0 and exact.similarity == 1.0
+    errors = result.errors.set_index("image")
+    assert set(errors.index) == {"broken.jpg", "nowhere.jpg"}
+    assert "missing" in errors.loc["nowhere.jpg", "reason"]
+    assert list(result.errors["row"]) == sorted(manifest.index[manifest["image"].isin(errors.index)].tolist())
+    # P03 has two views, so it is kept over its copy; other ties keep the first seen (the original).
+    kept = set(result.groups.loc[result.groups["keep"], "product_id"])
+    assert kept == {"P01", "P02", "P03", "P04", "P05"}
+    assert set(result.manifest["product_id"]) == set(manifest["product_id"]) - {"D01", "D02", "D03", "D04", "D05"}
+    assert result.summary["errors"] == 2 and result.summary["pairs"] == 5 and result.summary["products_dropped"] == 5
+
+
+def test_without_the_thumbnail_check_the_recoloured_twin_is_merged(catalogue):
+    root, _ = catalogue
+    result = find_duplicates(root / "manifest.csv", images=root / "images", params=DedupParams(min_thumb_correlation=None, max_hamming=2))
+    assert ("P06", "T06") in pair_set(result.pairs)
+
+
+def test_same_column_and_keep_policy(catalogue):
+    root, manifest = catalogue
+    relabelled = manifest.assign(type=np.where(manifest["product_id"] == "D02", "tops", manifest["type"]))
+    result = find_duplicates(relabelled, images=root / "images", params=DedupParams(same_column="type", keep="first_seen"))
+    assert pair_set(result.pairs) == EXPECTED - {("D02", "P02")}
+    with pytest.raises(ManifestError, match="colour"):
+        find_duplicates(manifest, images=root / "images", params=DedupParams(same_column="colour"))
+    with pytest.raises(InvalidParameter):
+        DedupParams(keep="newest").check()
+
+
+def test_outputs_are_written_whole_with_a_review_report(catalogue, tmp_path):
+    root, _ = catalogue
+    params = DedupParams()
+    result = find_duplicates(root / "manifest.csv", images=root / "images", params=params)
+    out = tmp_path / "out"
+    write_outputs(result, out, images=root / "images", params=params)
+    names = {p.name for p in out.iterdir()}
+    assert {"pairs.csv", "groups.csv", "manifest_dedup.csv", "errors.csv", "hashes.csv", "thumbs.npy", "summary.json", "report"} <= names
+    assert list(pd.read_csv(out / "pairs.csv").columns) == PAIR_COLUMNS
+    assert "_row" not in pd.read_csv(out / "manifest_dedup.csv").columns
+    html = (out / "report" / "index.html").read_text()
+    assert html.count('class="pair') == 5 and "D04.jpg" in html
+    assert len(list((out / "report" / "thumbs").iterdir())) == 10
+    assert read_summary(out)["pairs"] == 5
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging folder left behind
+
+
+def test_empty_and_duplicate_free_manifests_give_empty_outputs(tmp_path, catalogue):
+    root, manifest = catalogue
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("image,product_id,type\n")
+    zero_bytes = tmp_path / "zero.csv"
+    zero_bytes.write_bytes(b"")
+    distinct = manifest[manifest["product_id"].isin(["P01", "P02", "P07"])]
+    for source in (header_only, zero_bytes, distinct):
+        result = find_duplicates(source, images=root / "images")
+        assert result.pairs.empty and result.groups.empty and result.errors.empty
+        out = tmp_path / "out"
+        write_outputs(result, out, images=root / "images")
+        assert list(pd.read_csv(out / "pairs.csv").columns) == PAIR_COLUMNS
+        assert list(pd.read_csv(out / "groups.csv").columns) == GROUP_COLUMNS
+        assert list(pd.read_csv(out / "errors.csv").columns) == ["row", "image", "reason"]
+        assert len(pd.read_csv(out / "manifest_dedup.csv")) == (len(distinct) if source is distinct else 0)
+        assert "No duplicate pairs" in (out / "report" / "index.html").read_text()
+
+
+def planted_vectors(manifest: pd.DataFrame, seed: int = 0) -> np.ndarray:
+    """Random vectors, one per manifest row, with P07 ~ P08 near-duplicates (a pair hashes cannot see)."""
+    rng = np.random.default_rng(seed)
+    vectors = rng.random((len(manifest), 64)).astype(np.float32) ** 4
+    position = {p: k for k, p in enumerate(manifest["image"])}
+    vectors[position["P08.jpg"]] = vectors[position["P07.jpg"]] + 0.01 * rng.random(64).astype(np.float32)
+    return vectors
+
+
+def test_vectors_and_hashes_combined(catalogue):
+    root, manifest = catalogue
+    vectors = planted_vectors(manifest)
+    both = find_duplicates(manifest, images=root / "images", vectors=vectors)
+    assert both.summary["method"] == "both"
+    assert pair_set(both.pairs) == EXPECTED | {("P07", "P08")}
+    assert both.pairs.set_index("product_b").loc["P08", "method"] == "cnn"
+    vectors[manifest.index[manifest["image"] == "P01.jpg"][0]] = np.nan
+    cnn = find_duplicates(manifest, vectors=vectors, params=DedupParams(method="cnn"))
+    assert pair_set(cnn.pairs) == {("P07", "P08")}
+    assert "P01.jpg" in set(cnn.errors["image"])
+    with pytest.raises(InvalidParameter, match="vectors"):
+        find_duplicates(manifest, images=root / "images", params=DedupParams(method="cnn"))
+    with pytest.raises(InvalidParameter, match="one row per manifest row"):
+        find_duplicates(manifest, vectors=vectors[:-1], params=DedupParams(method="cnn"))
+
+
+def test_new_products_are_checked_against_the_catalogue_only(catalogue, tmp_path):
+    root, manifest = catalogue
+    base = manifest[manifest["product_id"].str.startswith("P")]
+    previous = tmp_path / "previous"
+    write_outputs(find_duplicates(base, images=root / "images"), previous, report=False)
+    new = manifest[manifest["product_id"].str.startswith(("D", "T", "B"))].reset_index(drop=True)
+    # Two new products that duplicate each other, none of the catalogue.
+    write_jpeg(root / "images" / "N01.jpg", product_shot(77))
+    write_jpeg(root / "images" / "N02.jpg", cv2.resize(product_shot(77), (200, 200), interpolation=cv2.INTER_AREA))
+    new = pd.concat([new, pd.DataFrame({"image": ["N01.jpg", "N02.jpg"], "product_id": ["N01", "N02"], "type": "tops"})], ignore_index=True)
+    result = check_new_products(new, load_catalogue(previous), images=root / "images", params=DedupParams(keep="first_seen"))
+    assert pair_set(result.pairs) == EXPECTED | {("N01", "N02")}
+    assert result.summary["incremental"] and result.summary["catalogue_images"] == len(base)
+    kept = set(result.groups.loc[result.groups["keep"], "product_id"])
+    assert kept == {"P01", "P02", "P03", "P04", "P05", "N01"}
+    assert set(result.manifest["product_id"]) == {"T06", "B01", "B02", "N01"}
+    assert set(result.errors["image"]) == {"broken.jpg", "nowhere.jpg"}
+
+    vectors = planted_vectors(manifest)
+    in_base = manifest["product_id"].str.startswith("P").to_numpy()
+    store = Catalogue(items=base.reset_index(drop=True), vectors=vectors[in_base], vectors_ok=np.ones(int(in_base.sum()), bool))
+    query = pd.DataFrame({"image": ["P07-again.jpg"], "product_id": ["N07"]})
+    near = check_new_products(query, store, vectors=2 * vectors[(manifest["image"] == "P07.jpg").to_numpy()], params=DedupParams(method="cnn"))
+    assert pair_set(near.pairs) == {("N07", "P07"), ("N07", "P08")}  # the catalogue's own pair is not searched again
+    assert near.manifest.empty and near.summary["new_products_dropped"] == 1
+
+
+def test_calibration_with_labelled_pairs(catalogue):
+    root, manifest = catalogue
+    vectors = planted_vectors(manifest)
+    truth = pd.DataFrame(
+        {"product_a": ["P01", "P02", "P06", "P07", "P01"], "product_b": ["D01", "D02", "T06", "P08", "P02"], "label": [1, 1, 0, 1, 0]}
+    )
+    sweep, recommended = calibrate_thresholds(manifest, truth, images=root / "images", vectors=vectors)
+    assert set(sweep["method"]) == {"hash", "cnn"}
+    hashes = sweep[sweep["method"] == "hash"].set_index("threshold")
+    # P07-P08 is invisible to hashes (a vector pair): one positive always missed by them.
+    assert hashes.loc[4, "true_positives"] == 2 and hashes.loc[4, "false_negatives"] == 1
+    assert hashes.loc[4, "false_positives"] == 0  # the recoloured twin is not matched
+    cnn = sweep[sweep["method"] == "cnn"].set_index("threshold")
+    assert cnn.loc[0.9, "true_positives"] >= 1 and cnn.loc[0.9, "false_positives"] == 0
+    assert recommended["hash"]["precision"] == 1.0
+    with pytest.raises(ManifestError, match="product_b"):
+        calibrate_thresholds(manifest, truth[["product_a"]], images=root / "images")
+
+
+def test_duplicate_count_check_for_a_scenario_step():
+    summary = {"pairs": 3, "groups": 2, "top_pairs": [{"product_a": "A", "product_b": "B", "method": "hash", "similarity": 1.0}]}
+    failing = check_duplicate_count(summary, max_new_duplicates=0)
+    assert not failing.ok and failing.count == 3 and "above" in failing.message
+    assert failing.variables["street2shop_duplicates_count"] == "3"
+    assert "A ~ B" in failing.variables["street2shop_duplicates_top"]
+    passing = check_duplicate_count({"pairs": 0, "groups": 0, "top_pairs": []}, max_new_duplicates=0)
+    assert passing.ok and passing.variables["street2shop_duplicates_top"] == ""
+    assert check_duplicate_count(summary, max_new_duplicates=5).ok
+    with pytest.raises(InvalidParameter):
+        check_duplicate_count(summary, max_new_duplicates=-1)
+    assert json.dumps(failing.variables)
