@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", default="none", help="with --no-train: imagenet (needs internet once), none, or a weights file/folder")
     parser.add_argument("--image-size", type=int, default=None, help="with --no-train: the backbone's input size")
     parser.add_argument("-k", type=int, default=5, help="results shown for the sample query")
+    parser.add_argument("--no-serve", action="store_true", help="stop after the report instead of serving the page and the API")
+    parser.add_argument("--port", type=int, default=8000, help="port of the local server at the end (0 picks a free one)")
 
 
 def train_demo_models(catalog, out: Path, args: argparse.Namespace) -> list[Path]:
@@ -112,4 +114,17 @@ def run(args: argparse.Namespace) -> int:
         mark = "  <- same product" if hit["product_id"] == sample["product_id"] else ""
         print(f"      {rank}. {hit['product_id']}  score {hit['score']:.3f}  {hit['image']}{mark}")
     print(f"report: {(out / 'report' / 'report.html').resolve()}")
+    if args.no_serve:
+        return 0
+    from street2shop.serving.server import curl_example, serve_forever
+
+    photo = (Path(catalog.images_dir) / sample["image"]).resolve()
+
+    def ready(url: str) -> None:
+        print(f"search page: {url}/", flush=True)
+        print(f"API (as on the DSS API node): POST {url}/public/api/v1/street2shop/recommend/run", flush=True)
+        print(f"try it:\n  {curl_example(url, photo, k=args.k)}", flush=True)
+        print("Ctrl-C stops the server.", flush=True)
+
+    serve_forever(index, catalog.images_dir, "127.0.0.1", args.port, on_ready=ready)
     return 0
