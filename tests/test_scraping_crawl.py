@@ -82,6 +82,17 @@ def test_products_csv_is_a_valid_training_manifest(crawl):
         assert {v for cell in check.rows[column] for v in cell.split("|") if v} <= allowed
 
 
+def test_the_scraped_output_trains_a_model_unchanged(crawl, tmp_path):
+    _, out, _, _ = crawl
+    model = tmp_path / "type-model"
+    args = ["train", "--images", str(out / "images"), "--manifest", str(out / "products.csv"), "--label", "type",
+            "--out", str(model), "--backbone", "small-cnn", "--image-size", "32", "--width", "4", "--encoding-units", "8",
+            "--epochs", "1", "--batch-size", "8", "--min-count", "1", "--validation-share", "0.3"]
+    assert main(args) == 0
+    description = json.loads((model / "model.json").read_text())
+    assert set(description["classes"]) <= {"dresses", "jackets/coats"} and len(description["classes"]) == 2
+
+
 def test_faults_are_handled_and_reported(crawl):
     market, out, first, _ = crawl
     paths = first["paths"]
