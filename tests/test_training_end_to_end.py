@@ -93,7 +93,7 @@ def trained(tmp_path_factory):
     # The type model learns from a scraped products table, with a regrouping, balance and its own name.
     products = scraped_products(manifest, root / "products.csv")
     kind = street2shop("train", "--images", images, "--manifest", products, "--label", "type", "--mapping", root / "mapping.csv",
-                       "--balance", "--out", root / "type", "--name", "garment-type", *TINY)
+                       "--balance", "--warmup-epochs", "1", "--out", root / "type", "--name", "garment-type", *TINY)
     return {"root": root, "images": images, "manifest": manifest,
             "colours": json.loads(colours.stdout), "type": json.loads(kind.stdout), "stderr": colours.stderr}
 
@@ -147,6 +147,9 @@ def test_mapping_balance_and_name_are_applied(trained):
     for name, before in balance["before"].items():
         assert 0 < balance["after"][name] <= 2.5 * before
     assert info["kind"] == "single-label" and info["training"]["labels"]["unmapped_values"] == {}
+    # One warm-up epoch with the backbone frozen, then fine-tuning.
+    history = pd.read_csv(trained["root"] / "type" / "history.csv")
+    assert history["phase"].tolist()[:2] == ["warm-up", "fine-tune"]
 
 
 def test_a_trained_model_round_trips_in_a_fresh_process(trained):
