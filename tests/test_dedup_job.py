@@ -166,6 +166,11 @@ def test_vectors_and_hashes_combined(catalogue):
     cnn = find_duplicates(manifest, vectors=vectors, params=DedupParams(method="cnn"))
     assert pair_set(cnn.pairs) == {("P07", "P08")}
     assert "P01.jpg" in set(cnn.errors["image"])
+    # A row the manifest check rejects (no product id) shifts nothing: vectors stay aligned by row.
+    holed = manifest.copy()
+    holed.loc[0, "product_id"] = ""
+    shifted = find_duplicates(holed, vectors=vectors, params=DedupParams(method="cnn"))
+    assert pair_set(shifted.pairs) == {("P07", "P08")} and 0 in set(shifted.errors["row"])
     with pytest.raises(InvalidParameter, match="vectors"):
         find_duplicates(manifest, images=root / "images", params=DedupParams(method="cnn"))
     with pytest.raises(InvalidParameter, match="one row per manifest row"):

@@ -283,11 +283,24 @@ def _partition(rows: pd.DataFrame, params: DedupParams) -> np.ndarray | None:
     return rows[params.same_column].to_numpy(dtype=object)
 
 
-def _vector_view(vectors: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Rows of ``vectors`` at ``positions``, without a copy when they are all rows in order."""
-    if len(positions) == len(vectors) and np.array_equal(positions, np.arange(len(vectors))):
-        return vectors
-    return np.asarray(vectors[positions])
+def _spread(values: np.ndarray | None, positions: np.ndarray, n: int) -> np.ndarray | None:
+    """Per-searched-row values laid out by manifest row (None elsewhere)."""
+    if values is None:
+        return None
+    out = np.full(n, None, dtype=object)
+    out[positions] = values
+    return out
+
+
+def _back_map(positions: np.ndarray, n: int) -> np.ndarray:
+    """Manifest row -> searched row (-1 for rows not searched)."""
+    back = np.full(n, -1, dtype=np.int64)
+    back[positions] = np.arange(len(positions))
+    return back
+
+
+def _vector_errors(rows: pd.DataFrame, usable: np.ndarray) -> pd.DataFrame:
+    return rows.loc[~usable, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
 
 
 # --------------------------------------------------------------------------- whole catalogue
@@ -338,13 +351,14 @@ def find_duplicates(
         hash_found = (found.a, found.b, found.score)
     vector_found, vector_errors, row_vec_ok = None, None, None
     if method in ("cnn", "both") and len(rows):
-        sub = _vector_view(array, positions)
-        row_vec_ok = usable_vector_rows(sub, vec_ok[positions])
+        # Searched in place (no copy of the matrix): rows are manifest rows, mapped back after.
+        full_ok = usable_vector_rows(array, vec_ok)
+        row_vec_ok = full_ok[positions]
         if method == "cnn":
-            bad = ~row_vec_ok
-            vector_errors = rows.loc[bad, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
-        found = vector_pairs(sub, params.min_cosine, ok=row_vec_ok, partition=partition, params=params.search)
-        vector_found = (found.a, found.b, found.score)
+            vector_errors = _vector_errors(rows, row_vec_ok)
+        found = vector_pairs(array, params.min_cosine, ok=full_ok, partition=_spread(partition, positions, len(full)), params=params.search)
+        back = _back_map(positions, len(full))
+        vector_found = (back[found.a], back[found.b], found.score)
 
     errors = _collect_errors(manifest_errors, hash_errors, vector_errors)
 
@@ -767,13 +781,16 @@ def check_new_products(
         hash_found = tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     vector_found, vector_errors, row_vec_ok = None, None, None
     if method in ("cnn", "both") and len(rows):
-        sub = _vector_view(array, positions)
-        row_vec_ok = usable_vector_rows(sub, vec_ok[positions])
+        full_ok = usable_vector_rows(array, vec_ok)
+        row_vec_ok = full_ok[positions]
         if method == "cnn":
-            vector_errors = rows.loc[~row_vec_ok, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
-        cross = vector_cross_pairs(sub, catalogue.vectors, params.min_cosine, queries_ok=row_vec_ok, base_ok=catalogue.vectors_ok,
-                                   query_partition=new_part, base_partition=old_part, memory_budget=budget, max_pairs=cap)
-        own = vector_pairs(sub, params.min_cosine, ok=row_vec_ok, partition=new_part, params=params.search)
+            vector_errors = _vector_errors(rows, row_vec_ok)
+        spread, back = _spread(new_part, positions, len(full)), _back_map(positions, len(full))
+        cross = vector_cross_pairs(array, catalogue.vectors, params.min_cosine, queries_ok=full_ok, base_ok=catalogue.vectors_ok,
+                                   query_partition=spread, base_partition=old_part, memory_budget=budget, max_pairs=cap)
+        own = vector_pairs(array, params.min_cosine, ok=full_ok, partition=spread, params=params.search)
+        cross = ImagePairs(back[cross.a], cross.b, cross.score)
+        own = ImagePairs(back[own.a], back[own.b], own.score)
         parts = [shifted(cross, cross=True), shifted(own, cross=False)]
         vector_found = tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     errors = _collect_errors(manifest_errors, hash_errors, vector_errors)

@@ -8,10 +8,12 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from street2shop.dedup.hashing import HASH_BITS, ImageHashes, hamming
 from street2shop.errors import InvalidParameter
 from street2shop.progress import Progress
+from street2shop.storage import ordered_map
 
 logger = logging.getLogger(__name__)
 
@@ -138,9 +140,6 @@ def _parallel(tasks: list, run: object, label: str, room: int) -> list:
     Many small single-threaded products beat one multi-threaded BLAS call on these sizes, and
     stay fast when the cores are shared with other work (measured: 55-65 vs 10-20 GFLOPS).
     """
-    from threadpoolctl import threadpool_limits
-
-    from street2shop.storage import ordered_map
 
     results, total = [], 0
     with threadpool_limits(limits=1, user_api="blas"), Progress(len(tasks), label, logger=logger) as progress:
@@ -307,13 +306,12 @@ def _top_directions(covariance: np.ndarray, k: int, rng: np.random.Generator, it
 def _cells(array: np.ndarray, rows: np.ndarray, params: VectorSearchParams) -> np.ndarray:
     """Each row's ``nprobe`` nearest cells, nearest first (k-means on a PCA projection): (n, nprobe)."""
     import faiss
-    from threadpoolctl import threadpool_limits
 
     n, dim = len(rows), array.shape[1]
     rng = np.random.default_rng(params.seed)
     n_cells = max(2, n // params.cell_size)
     width = min(params.pca_dim, dim)
-    # Small LAPACK calls are far slower multi-threaded on shared cores (measured): one thread.
+    # Small LAPACK calls and k-means are far slower multi-threaded on shared cores (measured).
     with threadpool_limits(limits=1):
         sample = _normalised(array, np.sort(rng.choice(rows, size=min(n, 8192), replace=False)))
         mean = sample.mean(axis=0)
@@ -328,11 +326,16 @@ def _cells(array: np.ndarray, rows: np.ndarray, params: VectorSearchParams) -> n
             # (x / |x| - mean) @ P without a normalised copy of the block.
             norms = np.sqrt(np.einsum("ij,ij->i", chunk, chunk))[:, None]
             projected[start : start + len(block)] = (chunk @ directions) / norms - shift
-    # Cells only route pairs to exact scoring: k-means on 32 points a cell is enough.
-    training = projected[np.sort(rng.choice(n, size=min(n, n_cells * 32), replace=False))]
-    kmeans = faiss.Kmeans(width, n_cells, niter=10, seed=params.seed, max_points_per_centroid=32, min_points_per_centroid=1)
-    kmeans.train(np.ascontiguousarray(training))
-    _, probes = kmeans.index.search(projected, min(params.nprobe, n_cells))
+        # Cells only route pairs to exact scoring: k-means on 32 points a cell is enough. Its cost
+        # grows as n^2 / cell_size and dominates from about a million rows.
+        training = projected[np.sort(rng.choice(n, size=min(n, n_cells * 32), replace=False))]
+        kmeans = faiss.Kmeans(width, n_cells, niter=10, seed=params.seed, max_points_per_centroid=32, min_points_per_centroid=1)
+        kmeans.train(np.ascontiguousarray(training))
+        k = min(params.nprobe, n_cells)
+        starts = range(0, n, 32768)
+        probes = np.concatenate(
+            [found for _, found in ordered_map(lambda s: kmeans.index.search(projected[s : s + 32768], k)[1], starts, max_workers=_workers())]
+        )
     return probes.astype(np.int64)
 
 
