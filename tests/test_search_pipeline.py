@@ -88,6 +88,12 @@ def test_filters_restrict_results_and_unknown_columns_are_named(tmp_path, catalo
     assert dresses and all(hit["labels"]["type"] == "dresses" for hit in dresses)
     multi = index.search_pixels([picture], k=10, filters={"colours": "blue"})[0]
     assert multi and all("blue" in hit["labels"]["colours"].split("|") for hit in multi)
+    types = set(index.items["type"])
+    either = index.search_pixels([picture], k=50, filters={"type": sorted(types)[:2]})[0]
+    assert {hit["labels"]["type"] for hit in either} == set(sorted(types)[:2])
+    both = index.search_pixels([picture], k=50, filters={"type": "dresses", "colours": ["blue"]})[0]
+    assert {hit["product_id"] for hit in both} == {hit["product_id"] for hit in dresses} & {hit["product_id"] for hit in multi}
+    assert index.search_pixels([picture], k=5, filters={"type": ["no such type"]})[0] == []
     with pytest.raises(InvalidParameter, match="unknown filter column 'brand'"):
         index.search_pixels([picture], k=3, filters={"brand": ["x"]})
 

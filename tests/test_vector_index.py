@@ -40,6 +40,29 @@ def test_filtered_search_returns_only_allowed_ids(kind):
     assert (none == -1).all()
 
 
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_a_boolean_mask_filters_like_the_ids_it_marks(kind):
+    vectors, queries = unit(2000), unit(6, seed=4)
+    mask = np.zeros(2000, dtype=bool)
+    mask[[3, 9, 10, 11, 500, 1999]] = True  # ids on both sides of byte boundaries of the bitmap
+    index = VectorIndex(kind=kind, nlist=8, nprobe=8).fit(vectors)
+    by_mask = index.search(queries, 6, allowed_ids=mask)[1]
+    by_ids = index.search(queries, 6, allowed_ids=np.flatnonzero(mask))[1]
+    np.testing.assert_array_equal(by_mask, by_ids)
+    if kind == "flat":  # exact: every allowed item comes back, best first
+        expected = np.flatnonzero(mask)[np.argsort(-(queries @ vectors[mask].T), axis=1)]
+        np.testing.assert_array_equal(by_mask, expected)
+    assert (index.search(queries, 3, allowed_ids=np.zeros(2000, dtype=bool))[1] == -1).all()
+
+
+def test_bad_allowed_items_are_refused():
+    index = VectorIndex().fit(unit(50))
+    with pytest.raises(InvalidParameter, match="mask has 49 entries"):
+        index.search(unit(1), 3, allowed_ids=np.ones(49, dtype=bool))
+    with pytest.raises(InvalidParameter, match=r"in \[0, 50\)"):
+        index.search(unit(1), 3, allowed_ids=np.array([1, 50]))
+
+
 def test_serialisation_round_trip():
     vectors = unit(300)
     index = VectorIndex().fit(vectors)

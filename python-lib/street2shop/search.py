@@ -54,8 +54,13 @@ class SearchIndex:
         self._views_per_product = int(self.items.groupby("product_id").size().max()) if len(self.items) else 1
         # Predicted attributes filter like labels (useful when the catalogue is not labelled).
         self.predicted_columns: list[str] = list(info.get("predicted_columns", {}))
-        self._label_sets = {
-            column: [frozenset(v.lower() for v in split_labels(value)) for value in self.items[column]]
+        # Per-item fields and per-(column, value) item lists, built once: a query then costs
+        # NumPy set operations and list lookups, never a pass over the catalogue in Python.
+        self._products = self.items["product_id"].astype(str).tolist() if len(self.items) else []
+        self._images = self.items["image"].astype(str).tolist() if len(self.items) else []
+        self._labels = {c: [_plain(v) for v in self.items[c]] for c in self.label_columns if c in self.items}
+        self._value_ids = {
+            column: _ids_by_value(self.items[column])
             for column in self.label_columns + self.predicted_columns
             if column in self.items
         }
@@ -116,25 +121,34 @@ class SearchIndex:
 
     def allowed_ids(self, filters: Filters | None) -> np.ndarray | None:
         """Item ids passing every filter (a value list per label column), or None for no filter."""
+        mask = self.allowed_mask(filters)
+        return None if mask is None else np.flatnonzero(mask).astype(np.int64)
+
+    def allowed_mask(self, filters: Filters | None) -> np.ndarray | None:
+        """A boolean mask of the items passing every filter, or None for no filter."""
         if not filters:
             return None
         mask = np.ones(len(self.items), dtype=bool)
         for column, wanted in filters.items():
-            if column not in self._label_sets:
+            if column not in self._value_ids:
                 known = ", ".join(self.label_columns + self.predicted_columns) or "none"
                 raise InvalidParameter(f"unknown filter column {column!r}; the index's label columns are: {known}")
             values = [wanted] if isinstance(wanted, str) else list(wanted)
             if not values or not all(isinstance(v, str) for v in values):
                 raise InvalidParameter(f"filter {column!r} must be a string or a non-empty list of strings")
-            accepted = {v.strip().lower() for v in values}
-            mask &= np.fromiter((bool(labels & accepted) for labels in self._label_sets[column]), bool, len(mask))
-        return np.flatnonzero(mask).astype(np.int64)
+            matching = np.zeros(len(self.items), dtype=bool)
+            for value in {v.strip().lower() for v in values}:
+                ids = self._value_ids[column].get(value)
+                if ids is not None:
+                    matching[ids] = True
+            mask &= matching
+        return mask
 
     def search_vectors(self, queries: np.ndarray, *, k: int = 10, filters: Filters | None = None) -> list[list[dict[str, Any]]]:
         """Top-``k`` products for each query vector (best view per product)."""
         if k < 1:
             raise InvalidParameter(f"k must be at least 1, got {k}")
-        allowed = self.allowed_ids(filters)
+        allowed = self.allowed_mask(filters)
         candidates = min(len(self.items), k * self._views_per_product) or 1
         scores, ids = self.vectors.search(queries, candidates, allowed_ids=allowed)
         return [self._collapse(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, ids)]
@@ -149,7 +163,7 @@ class SearchIndex:
 
     def answer(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> QueryAnswer:
         """Answer one encoded picture the way the catalogue was processed, timing each stage."""
-        self.allowed_ids(filters)  # a bad filter fails before any work is done
+        self.allowed_mask(filters)  # a bad filter fails before any work is done
         started = time.perf_counter()
         pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])
         decoded = time.perf_counter()
@@ -188,20 +202,19 @@ class SearchIndex:
 
     def _collapse(self, scores: np.ndarray, ids: np.ndarray, k: int) -> list[dict[str, Any]]:
         results, seen = [], set()
-        for score, item_id in zip(scores, ids):
+        for score, item_id in zip(scores.tolist(), ids.tolist()):
             if item_id < 0:
                 continue
-            row = self.items.iloc[int(item_id)]
-            product = str(row["product_id"])
+            product = self._products[item_id]
             if product in seen:
                 continue
             seen.add(product)
             results.append(
                 {
                     "product_id": product,
-                    "score": round(float(score), 6),
-                    "image": str(row["image"]),
-                    "labels": {c: _plain(row[c]) for c in self.label_columns if c in row.index},
+                    "score": round(score, 6),
+                    "image": self._images[item_id],
+                    "labels": {column: values[item_id] for column, values in self._labels.items()},
                 }
             )
             if len(results) == k:
@@ -220,3 +233,11 @@ def _plain(value: Any) -> Any:
         return None
     return value.item() if hasattr(value, "item") else value
 
+
+def _ids_by_value(column: pd.Series) -> dict[str, np.ndarray]:
+    """Lower-cased label value -> the ids of the items carrying it (multi-valued cells split)."""
+    lists: dict[str, list[int]] = {}
+    for item_id, value in enumerate(column):
+        for label in {v.lower() for v in split_labels(value)}:
+            lists.setdefault(label, []).append(item_id)
+    return {label: np.asarray(ids, dtype=np.int64) for label, ids in lists.items()}
