@@ -124,7 +124,8 @@ def test_nan_loss_stops_cleanly_with_the_best_weights():
     train = tf.data.Dataset.from_generator(batches, output_signature=spec)
     validation = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)
     result = fit(
-        model, train, validation, steps_per_epoch=2, params=FitParams(epochs=4), loss=keras.losses.CategoricalCrossentropy(), metrics=[]
+        model, train, validation, steps_per_epoch=2, params=FitParams(epochs=4, monitor="loss"),
+        loss=keras.losses.CategoricalCrossentropy(), metrics=[],
     )
     assert result.stopped == "nan" and result.best_epoch == 1 and len(result.history) == 2
     assert math.isnan(result.history["loss"].iloc[1])
@@ -132,11 +133,43 @@ def test_nan_loss_stops_cleanly_with_the_best_weights():
     assert np.isfinite(model.predict(x, verbose=0)).all()
 
 
+def test_early_stopping_keeps_the_best_accuracy_with_ties_to_the_lower_loss():
+    import keras
+
+    from street2shop.training.trainer import _keeper_class
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    keeper = _keeper_class()(2, "accuracy")
+    keeper.set_model(model)
+    keeper.on_train_begin()
+    # Validation loss is lowest after epoch 1 while accuracy climbs: the case loss alone got wrong.
+    epochs = [(0.5, 0.10), (0.9, 0.30), (0.8, 0.30), (1.5, 0.20), (1.6, 0.25), (0.1, 0.90)]
+    for epoch, (val_loss, val_accuracy) in enumerate(epochs):
+        model.set_weights([np.full((2, 1), float(epoch), np.float32), np.zeros(1, np.float32)])
+        keeper.on_epoch_end(epoch, {"val_loss": val_loss, "val_accuracy": val_accuracy})
+        if getattr(model, "stop_training", False):
+            break
+    assert keeper.stopped == "early_stopping" and epoch == 4  # two epochs without better accuracy
+    keeper.restore()
+    assert keeper.best_epoch == 3 and model.get_weights()[0][0, 0] == 2.0  # 0.30 tied, lower loss
+
+
+def test_fit_refuses_a_monitor_the_model_does_not_compute():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2, activation="softmax")])
+    with pytest.raises(InvalidParameter, match="'pr_auc', which is not among"):
+        fit(model, None, None, steps_per_epoch=1, params=FitParams(epochs=1, monitor="pr_auc"), loss="mse", metrics=[])
+    assert FitParams().monitored(multilabel=True) == "pr_auc" and FitParams().monitored(multilabel=False) == "accuracy"
+
+
 def test_fit_params_are_checked():
     with pytest.raises(InvalidParameter, match="warm-up"):
         FitParams(epochs=2, warmup_epochs=2)
     with pytest.raises(InvalidParameter, match="final <= initial"):
         FitParams(learning_rate=1e-5, final_learning_rate=1e-3)
+    with pytest.raises(InvalidParameter, match="unknown early-stopping monitor 'f1'"):
+        FitParams(monitor="f1")
 
 
 def test_a_keras_application_classifier_has_the_report_head_and_two_output_encoder():

@@ -15,10 +15,11 @@ HELP = "train an attribute model on one label column and write its model folder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from street2shop.commands.embed import add_segment_arguments
     from street2shop.training.architectures import ARCHITECTURES
     from street2shop.training.augment import AugmentParams
     from street2shop.training.balance import MAX_UPSAMPLE
-    from street2shop.training.trainer import FitParams
+    from street2shop.training.trainer import MONITORS, FitParams
 
     fit, augment = FitParams(), AugmentParams()
     parser.add_argument("--images", required=True, help="folder of pictures, or s3://bucket/prefix")
@@ -49,7 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 on a CPU, 128 on a GPU")
     parser.add_argument("--learning-rate", type=float, default=fit.learning_rate)
     parser.add_argument("--final-learning-rate", type=float, default=fit.final_learning_rate)
-    parser.add_argument("--patience", type=int, default=fit.patience, help="epochs without a better validation loss before stopping")
+    parser.add_argument("--patience", type=int, default=fit.patience, help="epochs without a better validation score before stopping")
+    parser.add_argument(
+        "--monitor", choices=MONITORS, default=fit.monitor,
+        help="validation score for early stopping and best weights (auto: accuracy, or PR-AUC for multi-label)",
+    )
     parser.add_argument("--warmup-epochs", type=int, default=0, help="first epochs with the backbone frozen")
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--rotation-p", type=float, default=augment.rotation_p)
@@ -104,6 +109,7 @@ def settings_from_args(args: argparse.Namespace):
             learning_rate=args.learning_rate,
             final_learning_rate=min(args.final_learning_rate, args.learning_rate),
             patience=args.patience,
+            monitor=args.monitor,
             warmup_epochs=args.warmup_epochs,
         ),
         augment=augment,

@@ -73,7 +73,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
     from street2shop.training.balance import MAX_UPSAMPLE
     from street2shop.training.data import CACHE_MODES
     from street2shop.training.job import TrainSettings
-    from street2shop.training.trainer import FitParams
+    from street2shop.training.trainer import MONITORS, FitParams
 
     label = _text(config, "label_column")
     if not label:
@@ -122,6 +122,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
                 learning_rate, _number(config, "final_learning_rate", fit_defaults.final_learning_rate, minimum=1e-15, maximum=1.0)
             ),
             patience=_integer(config, "patience", fit_defaults.patience, minimum=1, maximum=10_000),
+            monitor=_choice(config, "monitor", MONITORS, fit_defaults.monitor),
             warmup_epochs=_integer(config, "warmup_epochs", 0, minimum=0, maximum=10_000),
         ),
         augment=augment,

@@ -272,13 +272,16 @@ def _build_and_fit(settings: TrainSettings, classes: list[str], plan: Any, train
 
     loss = weighted_bce(targets) if settings.multilabel else keras.losses.CategoricalCrossentropy()
     accuracy = keras.metrics.BinaryAccuracy(name="accuracy") if settings.multilabel else keras.metrics.CategoricalAccuracy(name="accuracy")
+    # Area under the precision-recall curve per class, averaged: Keras's running estimate of mAP.
+    pr_auc = keras.metrics.AUC(curve="PR", multi_label=True, num_labels=len(classes), name="pr_auc")
     previous = keras.mixed_precision.global_policy()
     try:
         if plan.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
         model = build_classifier(settings.architecture, len(classes), multilabel=settings.multilabel, weights=settings.weights)
         result = fit(
-            model, train_ds, val_ds, steps_per_epoch=steps, params=settings.fit, loss=loss, metrics=[accuracy], jit_compile=plan.gpu
+            model, train_ds, val_ds, steps_per_epoch=steps, params=settings.fit, loss=loss, metrics=[accuracy, pr_auc],
+            jit_compile=plan.gpu, multilabel=settings.multilabel,
         )
     finally:
         keras.mixed_precision.set_global_policy(previous)
