@@ -1,4 +1,4 @@
-"""Recipe street2shop-embed: manifest + pictures folder (+ trained model folders) -> index folder (+ rejected rows)."""
+"""Recipe street2shop-embed: manifest + pictures folder (+ trained model folders, mask model) -> index folder (+ rejected rows)."""
 
 import tempfile
 
@@ -18,9 +18,14 @@ def main() -> None:
     images = FolderImageStore(recipe_io.input_folder("images"))
     weights_folder = recipe_io.input_folder("weights", required=False)
     model_folders = input_folders("models")
-    with tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local:
+    mask_folder = recipe_io.input_folder("mask_model", required=False)
+    with (
+        tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local,
+        tempfile.TemporaryDirectory(prefix="street2shop-mask-model-") as local_mask,
+    ):
         weights = params.weights_source
         models = materialize_folders(model_folders, local) if model_folders else None
+        mask_model = open_published(mask_folder).materialize(local_mask) if mask_folder else None
         if weights == "folder" and not models:
             if weights_folder is None:
                 raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
@@ -39,6 +44,8 @@ def main() -> None:
             batch_size=params.batch_size,
             index_type=params.index_type,
             max_pixels=params.max_pixels,
+            segment=params.segment,
+            mask_model=mask_model,
         )
     # 3. Write the other outputs.
     recipe_io.write_output_frame("errors", report.errors, required=False)

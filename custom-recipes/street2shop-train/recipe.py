@@ -1,4 +1,4 @@
-"""Recipe street2shop-train: manifest + pictures folder -> one attribute model folder (+ rejected rows)."""
+"""Recipe street2shop-train: manifest + pictures folder (+ mask model) -> one attribute model folder (+ rejected rows)."""
 
 import dataclasses
 import tempfile
@@ -8,6 +8,7 @@ from street2shop.dss.boundary import run_component
 from street2shop.dss.model_io import optional_frame
 from street2shop.dss.params import train_params
 from street2shop.errors import InvalidParameter
+from street2shop.segment_option import segment_step
 from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
 from street2shop.training.job import train_attribute_model
 
@@ -24,8 +25,14 @@ def main() -> None:
     elif params.mapping:
         raise InvalidParameter("give the label mapping either as a dataset or as the 'Mapping' parameter, not both")
     duplicates = optional_frame("duplicates")
-    with tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights:
+    mask_folder = recipe_io.input_folder("mask_model", required=False)
+    with (
+        tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights,
+        tempfile.TemporaryDirectory(prefix="street2shop-mask-model-") as local_mask,
+    ):
         weights = params.weights_source
+        mask_model = open_published(mask_folder).materialize(local_mask) if mask_folder else None
+        transform = segment_step(params.segment, mask_model)
         if weights == "folder":
             if weights_folder is None:
                 raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
@@ -39,6 +46,7 @@ def main() -> None:
             settings=settings,
             mapping=mapping,
             duplicates=duplicates,
+            transform=transform,
         )
     # 3. Write the other outputs.
     recipe_io.write_output_frame("errors", report.errors, required=False)

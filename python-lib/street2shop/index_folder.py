@@ -18,6 +18,7 @@ from street2shop.encoders import save_encoder
 from street2shop.errors import IndexFormatError, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
 from street2shop.manifest import label_columns, validate_manifest
+from street2shop.segment_option import SegmentStep, segment_record
 from street2shop.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ def build_index(
     Args:
         manifest: one row per image (design §3).
         source: reads the ``image`` values (an ``ImageSource``).
-        embedder: the encoders that make the vectors; they are bundled into the folder.
+        embedder: the encoders that make the vectors; they are bundled into the folder. When its
+            transform is a ``SegmentStep`` (the ``segment`` option), its settings are recorded in
+            ``index.json`` and its mask model is bundled, so queries are segmented the same way.
         output: where to publish (an ``OutputDir``); untouched if anything fails.
         index_type: ``flat``, ``ivf`` or ``hnsw``.
         settings: extra facts recorded in ``index.json`` (backbone, weights source, segment...).
@@ -90,7 +93,7 @@ def build_index(
         "layout": embedder.layout(),
         "label_columns": label_columns(items, exclude=("manifest_row", *predicted)),
         "predicted_columns": {column: name for column, name in zip(predicted, _attribute_names(embedder, predicted))},
-        "settings": dict(settings or {}),
+        "settings": {**dict(settings or {}), **segment_record(embedder.transform, bundled=True)},
     }
     with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
         write_index_files(Path(staging), info, vectors, items, embedder)
@@ -131,6 +134,8 @@ def write_index_files(directory: Path, info: dict[str, Any], vectors: VectorInde
     items.to_parquet(directory / ITEMS_FILE, index=False)
     for part in embedder.parts:
         save_encoder(part.encoder, directory / ENCODERS_DIR / part.encoder.name)
+    if isinstance(embedder.transform, SegmentStep):
+        embedder.transform.bundle(directory)
     # index.json last: a folder without it is never mistaken for a complete index.
     (directory / INDEX_FILE).write_text(json.dumps(info, indent=2, sort_keys=True))
 

@@ -16,6 +16,8 @@ from street2shop.images import DEFAULT_MAX_PIXELS
 from street2shop.index_folder import BuildReport, build_index
 from street2shop.manifest import read_table
 from street2shop.search import SearchIndex
+from street2shop.segment_option import RECORD_KEYS, SegmentStep, record_difference, segment_step
+from street2shop.segmentation import SegmentParams
 from street2shop.storage import ImageSource, open_image_store, open_published
 
 logger = logging.getLogger(__name__)
@@ -107,9 +109,22 @@ def embed_catalogue(
     batch_size: int = 32,
     index_type: str = "flat",
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    segment: SegmentParams | bool | None = None,
+    mask_model: str | Path | None = None,
 ) -> BuildReport:
-    """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``)."""
+    """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``).
+
+    Args:
+        segment: cut the garment out of each picture before encoding it (True: default
+            parameters). The settings are recorded in ``index.json`` and the mask model bundled
+            in the index, so search, evaluation and serving segment queries the same way.
+        mask_model: a mask model folder (``street2shop.mask_model``) guiding the segmentation.
+
+    A trained model whose ``model.json`` records other segment settings than these is used all
+    the same, with a warning: its pictures were not processed like the catalogue's.
+    """
     frame = read_table(manifest)
+    step = segment_step(segment, mask_model)
     embedder = make_embedder(
         models=models,
         model_weights=model_weights,
@@ -118,6 +133,9 @@ def embed_catalogue(
         weights=weights,
         image_size=image_size,
     )
+    embedder.transform = step
+    if models:
+        warn_segment_mismatch(embedder, step)
     settings = {
         "backbone": backbone if not models else None,
         "weights": str(weights) if not models else None,
@@ -133,6 +151,25 @@ def embed_catalogue(
         max_pixels=max_pixels,
         settings=settings,
     )
+
+
+def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[str]:
+    """Warn about each trained model whose recorded segment settings differ from the embedding's; returns the warnings."""
+    wanted = step.record() if step is not None else {key: None for key in RECORD_KEYS}
+    warnings = []
+    for part in embedder.parts:
+        encoder = part.encoder
+        if not encoder.classes and "segment" not in encoder.info:
+            continue  # a backbone encoder: it was not trained on any pictures of ours
+        difference = record_difference({key: encoder.info.get(key) for key in RECORD_KEYS}, wanted)
+        if difference:
+            warnings.append(
+                f"model {encoder.name!r} was trained with other segment settings than this embedding uses "
+                f"(model vs embedding: {difference}); its encodings of these pictures may be off. "
+                "Embed with the model's settings or retrain it with these"
+            )
+            logger.warning(warnings[-1])
+    return warnings
 
 
 def evaluate_catalogue(

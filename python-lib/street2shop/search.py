@@ -79,11 +79,13 @@ class SearchIndex:
             location: a directory, or a DSS managed folder (read through its stream API).
             encoders: use these instead of the bundled ones; they must have the fingerprints the
                 index was built with.
-            transform: the picture transform the catalogue was embedded with, if any.
+            transform: the picture transform to apply to queries; default: the one the index
+                records (the ``segment`` option, with its bundled mask model), or none.
 
         Raises:
             IndexFormatError: not an index, or an incomplete one.
-            FingerprintMismatch: an encoder is not the one the index was built with.
+            FingerprintMismatch: an encoder (or the bundled mask model) is not the one the index
+                was built with.
         """
         published = open_published(location)
         workdir = None
@@ -113,6 +115,10 @@ class SearchIndex:
             for part in layout:
                 encoder = load_encoder(directory / ENCODERS_DIR / part["name"], expected_fingerprint=part["fingerprint"])
                 parts.append((encoder, float(part.get("weight", 1.0))))
+        if transform is None:
+            from street2shop.segment_option import step_from_record
+
+            transform = step_from_record(info.get("settings") or {}, directory)
         embedder = Embedder(parts, transform=transform)
         return cls(info, read_items(directory), read_vectors(directory, info), embedder, workdir=workdir)
 

@@ -27,12 +27,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index-type", default="flat", choices=["flat", "ivf", "hnsw"])
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
     parser.add_argument("--errors", default=None, help="CSV of the rows that could not be indexed (default: OUT-errors.csv)")
+    add_segment_arguments(parser, "index (search and serving then segment queries the same way)")
+
+
+def add_segment_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """The ``segment`` option's flags (``embed`` and ``train``)."""
+    parser.add_argument("--segment", action="store_true", help=f"cut the garment out of each picture before encoding it; recorded in the {what}")
+    parser.add_argument("--segment-margin", type=float, default=None, metavar="F", help="with --segment: box enlargement per side, as a fraction of its size (default 0.1)")
+    parser.add_argument("--mask-model", default=None, metavar="DIR", help="with --segment: folder with a Keras garment-mask model (docs/segmentation.md)")
+
+
+def segment_from_args(args: argparse.Namespace):
+    """``(SegmentParams or None, mask model folder or None)`` from the ``segment`` flags."""
+    from street2shop.errors import InvalidParameter
+    from street2shop.segmentation import SegmentParams
+
+    if not args.segment:
+        for flag, value in (("--segment-margin", args.segment_margin), ("--mask-model", args.mask_model)):
+            if value is not None:
+                raise InvalidParameter(f"{flag} is used only with --segment")
+        return None, None
+    params = SegmentParams() if args.segment_margin is None else SegmentParams(margin=args.segment_margin)
+    return params, args.mask_model
 
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.jobs import embed_catalogue
     from street2shop.storage import LocalOutputDir
 
+    segment, mask_model = segment_from_args(args)
     errors_path = Path(args.errors) if args.errors else Path(f"{str(args.out).rstrip('/')}-errors.csv")
     report = embed_catalogue(
         manifest=args.manifest,
@@ -47,9 +70,12 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         index_type=args.index_type,
         max_pixels=args.max_pixels,
+        segment=segment,
+        mask_model=mask_model,
     )
     report.errors.to_csv(errors_path, index=False)
     for row in report.errors.head(20).itertuples():
         print(f"row {row.row} ({row.image}): {row.reason}", file=sys.stderr)
-    print(json.dumps({"index": str(args.out), "indexed": report.indexed, "errors": len(report.errors), "errors_file": str(errors_path)}))
+    summary = {"index": str(args.out), "indexed": report.indexed, "errors": len(report.errors), "errors_file": str(errors_path)}
+    print(json.dumps({**summary, "segment": segment is not None}))
     return 0

@@ -39,5 +39,5 @@ def run(args: argparse.Namespace) -> int:
     encoders = [load_encoder(path) for path in args.models] if args.models else None
     index = SearchIndex.load(args.index, encoders=encoders)
     answer = index.answer(Path(args.image).read_bytes(), k=args.k, filters=filters)
-    print(json.dumps({"results": answer.results, "query": {"attributes": answer.attributes}}, ensure_ascii=False))
+    print(json.dumps({"results": answer.results, "query": {"attributes": answer.attributes, "segmented": answer.segmented}}, ensure_ascii=False))
     return 0

@@ -66,6 +66,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="the model's name in an index (default: the label column)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
     parser.add_argument("--errors", default=None, help="CSV of the rows that could not be used (default: OUT-errors.csv)")
+    add_segment_arguments(parser, "model folder (embed warns when it embeds otherwise)")
 
 
 def _list(text: str | None) -> tuple[str, ...] | None:
@@ -122,10 +123,13 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
+    from street2shop.commands.embed import segment_from_args
+    from street2shop.segment_option import segment_step
     from street2shop.storage import LocalOutputDir
     from street2shop.training.job import train_attribute_model
 
     settings = settings_from_args(args)
+    transform = segment_step(*segment_from_args(args))
     errors_path = Path(args.errors) if args.errors else Path(f"{str(args.out).rstrip('/')}-errors.csv")
     report = train_attribute_model(
         manifest=args.manifest,
@@ -134,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         settings=settings,
         mapping=args.mapping,
         duplicates=args.duplicates,
+        transform=transform,
     )
     report.errors.to_csv(errors_path, index=False)
     for row in report.errors.head(20).itertuples():

@@ -9,6 +9,7 @@ from typing import Any
 from street2shop.backbones import BACKBONES
 from street2shop.errors import InvalidParameter
 from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.segmentation import SegmentParams
 from street2shop.vector_index import INDEX_KINDS
 
 WEIGHT_SOURCES = ("imagenet", "folder", "none")
@@ -24,6 +25,7 @@ class EmbedParams:
     max_pixels: int = DEFAULT_MAX_PIXELS
     model_weights: dict[str, float] | None = None
     encoding_layer: str | None = None
+    segment: SegmentParams | None = None  # the recipe's 'segment' on: its parameters
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,15 @@ def embed_params(config: Mapping[str, Any]) -> EmbedParams:
         max_pixels=_integer(config, "max_pixels", EmbedParams.max_pixels, minimum=1),
         model_weights=_number_map(config, "model_weights") or None,
         encoding_layer=_text(config, "encoding_layer") or None,
+        segment=segment_option(config),
     )
+
+
+def segment_option(config: Mapping[str, Any]) -> SegmentParams | None:
+    """The ``segment`` / ``segment_margin`` params of the embed and train recipes: ``SegmentParams`` or None (off)."""
+    if not _boolean(config, "segment", False):
+        return None
+    return SegmentParams(margin=_number(config, "segment_margin", SegmentParams.margin, minimum=0.0, maximum=1.0))
 
 
 def evaluate_params(config: Mapping[str, Any]) -> EvaluateParams:
@@ -61,6 +71,7 @@ class TrainParams:
     settings: Any
     weights_source: str = "imagenet"
     mapping: dict[str, str] | None = None
+    segment: SegmentParams | None = None  # the recipe's 'segment' on: its parameters
 
 
 TECHNIQUE_CHOICES = ("auto", "exclude", "keep")
@@ -136,6 +147,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
         settings=settings,
         weights_source=_choice(config, "weights_source", WEIGHT_SOURCES, "imagenet"),
         mapping={str(k): "" if v is None else str(v) for k, v in _map(config, "mapping").items()} or None,
+        segment=segment_option(config),
     )
 
 

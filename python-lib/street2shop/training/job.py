@@ -18,6 +18,7 @@ from street2shop import __version__
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
 from street2shop.manifest import read_table, validate_manifest
+from street2shop.segment_option import segment_record
 from street2shop.training.architectures import BDN, ENCODING_LAYER, Architecture, architecture_name, default_image_size
 from street2shop.training.augment import AugmentParams
 from street2shop.training.balance import MAX_UPSAMPLE, balance
@@ -111,7 +112,10 @@ def train_attribute_model(
         settings: what to train and how.
         mapping: regrouping of fine label values into general ones.
         duplicates: a dedup output (groups or pairs): duplicate products stay on one side of the split.
-        transform: applied to decoded pictures before resizing (e.g. garment segmentation).
+        transform: applied to decoded pictures before resizing. A ``SegmentStep`` (the ``segment``
+            option, ``street2shop.segment_option.segment_step``) is recorded in ``model.json``
+            (``segment``, ``segment_pad``, ``segment_mask_model``) so ``embed`` can check that the
+            catalogue is processed the same way.
 
     Raises:
         ManifestError: the manifest or its label column is unusable.
@@ -220,6 +224,7 @@ def train_attribute_model(
             probabilities=probabilities,
             split=split,
             errors=errors,
+            segment=segment_record(transform),
         )
     summary = {
         "name": info["name"],
@@ -294,7 +299,7 @@ def _build_and_fit(settings: TrainSettings, classes: list[str], plan: Any, train
 
 
 def _write_folder(
-    directory: Path, *, model, settings, labels, metrics, result, report, pictures, val_pos, val_rows, probabilities, split, errors
+    directory: Path, *, model, settings, labels, metrics, result, report, pictures, val_pos, val_rows, probabilities, split, errors, segment
 ) -> tuple[Any, dict[str, Any]]:
     from street2shop.encoders import model_fingerprint
     from street2shop.training import model_folder as mf
@@ -333,6 +338,7 @@ def _write_folder(
         "street2shop_version": __version__,
         "metrics": summary_metrics,
         "training": {**report, "fit": result.summary(), "settings": settings.describe()},
+        **segment,
     }
     mf.save_model_files(directory, saved, info)
     (directory / mf.METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")

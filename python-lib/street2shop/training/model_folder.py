@@ -109,5 +109,8 @@ def load_model(directory: str | Path, *, layer: str | None = None, check_fingerp
 
 def encoder_info(info: dict[str, Any]) -> dict[str, Any]:
     """What an encoder built from a model folder records about it (in the index's ``encoder.json``)."""
-    keys = ("family", "label_column", "classes", "multilabel", "encoding_layer", "backbone", "image_size", "trained_at")
+    keys = (
+        "family", "label_column", "classes", "multilabel", "encoding_layer", "backbone", "image_size", "trained_at",
+        "segment", "segment_pad", "segment_mask_model",
+    )
     return {"kind": info.get("family", "attribute"), **{key: info[key] for key in keys if key in info}}
