@@ -856,8 +856,11 @@ class DuplicateCheck:
     variables: dict
 
 
-def check_duplicate_count(summary: dict, *, max_new_duplicates: int = 0, top: int = 5) -> DuplicateCheck:
-    """Judge a dedup summary (``read_summary``): ok when its product pairs do not exceed ``max_new_duplicates``."""
+def check_duplicate_count(summary: dict, *, max_new_duplicates: int = 0, top: int = 5, prefix: str = "street2shop_") -> DuplicateCheck:
+    """Judge a dedup summary (``read_summary``): ok when its product pairs do not exceed ``max_new_duplicates``.
+
+    The variables are named ``{prefix}duplicates_count``, ``_groups``, ``_top`` and ``_passed``.
+    """
     if isinstance(max_new_duplicates, bool) or not isinstance(max_new_duplicates, int) or max_new_duplicates < 0:
         raise InvalidParameter(f"max_new_duplicates must be a non-negative integer, got {max_new_duplicates!r}")
     count = int(summary.get("pairs", 0))
@@ -869,8 +872,9 @@ def check_duplicate_count(summary: dict, *, max_new_duplicates: int = 0, top: in
         + (f"; top: {lines[0]}" if lines else "")
     )
     variables = {
-        "street2shop_duplicates_count": str(count),
-        "street2shop_duplicates_groups": str(summary.get("groups", 0)),
-        "street2shop_duplicates_top": "\n".join(lines),
+        f"{prefix}duplicates_count": str(count),
+        f"{prefix}duplicates_groups": str(summary.get("groups", 0)),
+        f"{prefix}duplicates_top": "\n".join(lines),
+        f"{prefix}duplicates_passed": str(ok).lower(),
     }
     return DuplicateCheck(ok, count, message, variables)

@@ -1,0 +1,143 @@
+"""The dedup recipe's and check-duplicates step's DSS side: roles, folders, datasets and scenario variables.
+
+``dedup_recipe_main`` is what recipe ``street2shop-dedup`` runs and ``check_duplicates_main``
+what step ``street2shop-check-duplicates`` runs; both call :mod:`street2shop.dedup.job`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import dataiku
+import numpy as np
+import pandas as pd
+
+from street2shop.dedup.job import (
+    ERROR_COLUMNS,
+    DedupParams,
+    DedupResult,
+    check_duplicate_count,
+    check_new_products,
+    embed_like_index,
+    find_duplicates,
+    index_vectors,
+    load_catalogue,
+    read_summary,
+    vectors_for_manifest,
+    write_outputs,
+)
+from street2shop.dss import recipe_io
+from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
+from street2shop.errors import InvalidParameter, Street2ShopError
+from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
+
+logger = logging.getLogger(__name__)
+
+#: What the pairs dataset shows; the report folder's pairs.csv has every column.
+PAIRS_DATASET_COLUMNS = ["product_a", "product_b", "image_a", "image_b", "similarity", "method", "group_id", "margin"]
+GROUPS_DATASET_COLUMNS = ["group_id", "product_id", "keep", "images", "group_size", "flagged"]
+
+
+class TooManyDuplicates(Street2ShopError):
+    """The dedup output holds more duplicate pairs than the step allows."""
+
+
+# --- Recipe street2shop-dedup ---------------------------------------------------------------------
+
+
+def _input_folders(role: str) -> list[Any]:
+    from dataiku.customrecipe import get_input_names_for_role
+
+    return [dataiku.Folder(name) for name in get_input_names_for_role(role)]
+
+
+def _index_vectors(folder: Any, manifest: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of an ``embed`` index folder, laid out by manifest row, and the rows found."""
+    with tempfile.TemporaryDirectory(prefix="street2shop-vectors-") as local:
+        items, stored = index_vectors(open_published(folder).materialize(Path(local)))
+    vectors, found = vectors_for_manifest(manifest, items, stored)
+    if len(manifest) and not found.any():
+        raise InvalidParameter("the vectors folder's index holds none of the manifest's images (matched on the image column)")
+    return vectors, found
+
+
+def run_dedup(
+    manifest: pd.DataFrame, *, images: Any, vectors_folder: Any, catalogue_folders: list[Any], params: DedupParams
+) -> DedupResult:
+    """One dedup run: the whole catalogue, or (with catalogue folders) the new products against it."""
+    vectors = vectors_ok = None
+    if vectors_folder is not None and params.method != "hash":
+        vectors, vectors_ok = _index_vectors(vectors_folder, manifest)
+    if not catalogue_folders:
+        return find_duplicates(manifest, images=images, vectors=vectors, vectors_ok=vectors_ok, params=params)
+    catalogue = load_catalogue(*catalogue_folders)
+    if vectors is None and catalogue.index_dir is not None and params.method != "hash" and images is not None and len(manifest):
+        # New pictures are embedded by the catalogue index's own encoders, so their vectors compare.
+        vectors, vectors_ok = embed_like_index(catalogue.index_dir, manifest, images, max_pixels=params.max_pixels)
+    return check_new_products(manifest, catalogue, images=images, vectors=vectors, vectors_ok=vectors_ok, params=params)
+
+
+def _typed_empty(frame: pd.DataFrame, columns: list[str], types: dict[str, str]) -> pd.DataFrame:
+    """``frame[columns]`` with stable dtypes, so an empty output still gets a full schema."""
+    out = frame.reindex(columns=columns)
+    return out.astype({name: kind for name, kind in types.items() if name in out.columns})
+
+
+def dedup_recipe_main() -> DedupResult:
+    """Read the recipe's roles and config, run the dedup, write the datasets and the report folder."""
+    params = dedup_params(recipe_io.config())
+    manifest = recipe_io.input_frame("manifest")
+    images_folder = recipe_io.input_folder("images", required=False)
+    images = FolderImageStore(images_folder) if images_folder is not None else None
+    vectors_folder = recipe_io.input_folder("vectors", required=False)
+    catalogue_folders = _input_folders("catalogue")
+    report = FolderOutputDir(recipe_io.output_folder("report"))
+    result = run_dedup(manifest, images=images, vectors_folder=vectors_folder, catalogue_folders=catalogue_folders, params=params)
+    # The report folder first: it is what the check-duplicates step reads.
+    write_outputs(result, report, images=images, params=params)
+    pairs = _typed_empty(result.pairs, PAIRS_DATASET_COLUMNS, {
+        "product_a": "str", "product_b": "str", "image_a": "str", "image_b": "str", "similarity": "float64",
+        "method": "str", "group_id": "int64", "margin": "float64",
+    })
+    groups = _typed_empty(result.groups, GROUPS_DATASET_COLUMNS, {
+        "group_id": "int64", "product_id": "str", "keep": "bool", "images": "int64", "group_size": "int64", "flagged": "bool",
+    })
+    recipe_io.write_output_frame("pairs", pairs)
+    recipe_io.write_output_frame("groups", groups, required=False)
+    recipe_io.write_output_frame("deduplicated", result.manifest.drop(columns=["_row"], errors="ignore"), required=False)
+    errors = _typed_empty(result.errors, ERROR_COLUMNS, {"row": "int64", "image": "str", "reason": "str"})
+    recipe_io.write_output_frame("errors", errors, required=False)
+    for row in result.errors.head(20).itertuples():
+        logger.warning("row %s (%s): %s", row.row, row.image, row.reason)
+    summary = result.summary
+    logger.info(
+        "%s: %d images, %d duplicate product pairs in %d groups, %d products dropped, %d rows rejected",
+        summary["method"], summary["images"], summary["pairs"], summary["groups"], summary["products_dropped"], summary["errors"],
+    )
+    return result
+
+
+# --- Step street2shop-check-duplicates ------------------------------------------------------------
+
+
+def check_duplicates_main(config: dict[str, Any]) -> dict[str, str]:
+    """Read the latest dedup summary, set the scenario variables, fail or warn above the allowed count."""
+    from dataiku.scenario import Scenario
+
+    params = check_duplicates_params(config)
+    summary = read_summary(dataiku.Folder(params.dedup_folder))
+    verdict = check_duplicate_count(
+        summary, max_new_duplicates=params.max_new_duplicates, top=params.top, prefix=params.variable_prefix
+    )
+    Scenario().set_scenario_variables(**verdict.variables)
+    if verdict.ok:
+        logger.info("%s", verdict.message)
+    elif params.on_exceed == "warn":
+        logger.warning("%s", verdict.message)
+    else:
+        raise TooManyDuplicates(verdict.message)
+    return verdict.variables
+
