@@ -79,7 +79,12 @@ def api_latency(work: Path, requests_count: int, products: int, backbone: str) -
                 forward_ms.append((time.perf_counter() - started) * 1000)
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=60)
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            print("the server did not stop within 60 s of SIGINT: killed", file=sys.stderr)
+            server.kill()
+            server.wait()
     p50 = pct(client_ms, 50)
     forward_p50 = pct(forward_ms, 50)
     return {
