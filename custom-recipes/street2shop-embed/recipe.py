@@ -4,11 +4,10 @@ import tempfile
 
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
-from street2shop.dss.model_io import input_folders, materialize_folders
+from street2shop.dss.model_io import input_folders, local_weights, materialize_folders, materialize_optional
 from street2shop.dss.params import embed_params
-from street2shop.errors import InvalidParameter
 from street2shop.jobs import embed_catalogue
-from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
+from street2shop.storage import FolderImageStore, FolderOutputDir
 
 
 def main() -> None:
@@ -23,13 +22,10 @@ def main() -> None:
         tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local,
         tempfile.TemporaryDirectory(prefix="street2shop-mask-model-") as local_mask,
     ):
-        weights = params.weights_source
         models = materialize_folders(model_folders, local) if model_folders else None
-        mask_model = open_published(mask_folder).materialize(local_mask) if mask_folder else None
-        if weights == "folder" and not models:
-            if weights_folder is None:
-                raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
-            weights = open_published(weights_folder).materialize(local)
+        mask_model = materialize_optional(mask_folder, local_mask)
+        # Trained models carry their own weights: the backbone's are only needed without them.
+        weights = params.weights_source if models else local_weights(params.weights_source, weights_folder, local)
         # 2. One library call.
         report = embed_catalogue(
             manifest=manifest,

@@ -5,11 +5,11 @@ import tempfile
 
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
-from street2shop.dss.model_io import optional_frame
+from street2shop.dss.model_io import local_weights, materialize_optional, optional_frame
 from street2shop.dss.params import train_params
 from street2shop.errors import InvalidParameter
 from street2shop.segment_option import segment_step
-from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
+from street2shop.storage import FolderImageStore, FolderOutputDir
 from street2shop.training.job import train_attribute_model
 
 
@@ -27,16 +27,11 @@ def main() -> None:
     duplicates = optional_frame("duplicates")
     mask_folder = recipe_io.input_folder("mask_model", required=False)
     with (
-        tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights,
+        tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local_weights_dir,
         tempfile.TemporaryDirectory(prefix="street2shop-mask-model-") as local_mask,
     ):
-        weights = params.weights_source
-        mask_model = open_published(mask_folder).materialize(local_mask) if mask_folder else None
-        transform = segment_step(params.segment, mask_model)
-        if weights == "folder":
-            if weights_folder is None:
-                raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
-            weights = str(open_published(weights_folder).materialize(local_weights))
+        transform = segment_step(params.segment, materialize_optional(mask_folder, local_mask))
+        weights = local_weights(params.weights_source, weights_folder, local_weights_dir)
         settings = dataclasses.replace(params.settings, weights=str(weights))
         # 2. One library call.
         report = train_attribute_model(

@@ -17,7 +17,7 @@ from street2shop.embedding import Embedder
 from street2shop.encoders import save_encoder
 from street2shop.errors import IndexFormatError, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
-from street2shop.manifest import label_columns, validate_manifest
+from street2shop.manifest import label_columns, merge_errors, validate_manifest
 from street2shop.segment_option import SegmentStep, segment_record
 from street2shop.vector_index import VectorIndex
 
@@ -72,7 +72,7 @@ def build_index(
         raise ManifestError("no usable rows in the manifest: nothing to index" + _first_reasons(check.errors))
     result = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, max_pixels=max_pixels)
     image_errors = result.errors.assign(row=rows["_row"].to_numpy()[result.errors["row"].to_numpy(dtype=int)])
-    errors = pd.concat([check.errors, image_errors], ignore_index=True).sort_values("row", kind="stable")
+    errors = merge_errors(check.errors, image_errors)
     if len(result.rows) == 0:
         raise ManifestError("none of the manifest's images could be read" + _first_reasons(errors))
     items = rows.iloc[result.rows].reset_index(drop=True)

@@ -247,3 +247,8 @@ def validate_manifest(
             len(errors), len(frame), first["row"], first["reason"],
         )
     return ManifestCheck(rows=rows, errors=errors)
+
+
+def merge_errors(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Row-level error tables (columns row, image, reason) as one, in manifest row order."""
+    return pd.concat(frames, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)

@@ -10,6 +10,7 @@ import dataiku
 import pandas as pd
 from dataiku.customrecipe import get_input_names_for_role
 
+from street2shop.errors import InvalidParameter
 from street2shop.storage import open_published
 
 logger = logging.getLogger(__name__)
@@ -37,3 +38,21 @@ def optional_frame(role: str) -> pd.DataFrame | None:
     if not names:
         return None
     return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)
+
+
+def materialize_optional(folder: Any, directory: str | Path) -> Path | None:
+    """An optional input folder's current version, downloaded into ``directory`` (None when not connected)."""
+    return Path(open_published(folder).materialize(directory)) if folder is not None else None
+
+
+def local_weights(source: str, folder: Any, directory: str | Path) -> str:
+    """The 'Weights' param as the library takes it: ``folder`` becomes the connected folder, downloaded.
+
+    Raises:
+        InvalidParameter: 'From the weights folder' is chosen but no weights folder is connected.
+    """
+    if source != "folder":
+        return source
+    if folder is None:
+        raise InvalidParameter("'Weights' is 'From the weights folder' but no weights folder is connected")
+    return str(materialize_optional(folder, directory))

@@ -17,7 +17,7 @@ import pandas as pd
 from street2shop import __version__
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
-from street2shop.manifest import read_table, validate_manifest
+from street2shop.manifest import merge_errors, read_table, validate_manifest
 from street2shop.segment_option import segment_record
 from street2shop.training.architectures import BDN, ENCODING_LAYER, Architecture, architecture_name, default_image_size
 from street2shop.training.augment import AugmentParams
@@ -207,7 +207,7 @@ def train_attribute_model(
     model, result = _build_and_fit(settings, labels.classes, plan, train_ds, val_ds, steps, sampled_targets)
     probabilities = model.predict(val_ds, verbose=0)
     metrics = classification_metrics(val_targets, probabilities, labels.classes, multilabel=settings.multilabel)
-    errors = pd.concat([check.errors, pictures.errors], ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)
+    errors = merge_errors(check.errors, pictures.errors)
     report["rejected_rows"] = int(len(errors))
     with output.staging() as staging:
         saved, info = _write_folder(
