@@ -65,7 +65,7 @@ def test_page_in_chromium_uploads_a_photo_and_shows_result_cards(demo):
         browser.wait_for(f"return document.querySelectorAll('.s2s-card').length === {min(12, expected)} && "
                          "document.getElementById('s2s-status').textContent.includes('answered')")
         labels = browser.script("return Array.from(document.querySelectorAll('.s2s-card')).map(c => c.textContent)")
-        assert all(f"gender: " in text and gender in text.split("gender:")[1] for text in labels)
+        assert all("gender: " in text and gender in text.split("gender:")[1] for text in labels)
         # A file that is no picture: the server's message is shown.
         bad = Path(str(SCREENSHOT) + ".txt")
         bad.write_text("not a picture")
