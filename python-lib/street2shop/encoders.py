@@ -119,6 +119,10 @@ def load_encoder(
     except json.JSONDecodeError as err:
         raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
     register_layers()
+    if description.get("kind") == "descriptors":
+        from street2shop.descriptors import register_descriptor_layers
+
+        register_descriptor_layers()
     if description.get("classes"):
         from street2shop.training.architectures import register_training_layers
 
