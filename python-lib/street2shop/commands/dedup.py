@@ -22,6 +22,7 @@ def _keep(text: str) -> str:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from street2shop.dedup.job import DEFAULT_MAX_HAMMING, DEFAULT_MIN_COSINE, DEFAULT_MIN_THUMB_CORRELATION, METHODS
+    from street2shop.dedup.verify import VerifyParams
 
     parser.add_argument("--images", default=None, help="folder of pictures, or s3://bucket/prefix (needed for hashes and the report)")
     parser.add_argument("--manifest", required=True, help="CSV or Parquet manifest (image, product_id, labels...)")
@@ -52,6 +53,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also sweep thresholds against known pairs (product_a, product_b[, label 1/0]; without label: "
                         "planted duplicates) and recommend one: calibration.csv, 'recommended' in the summary")
     parser.add_argument("--min-precision", type=float, default=None, help="with --calibrate: recommend the best recall at this precision")
+    parser.add_argument("--verify", default="geometric", choices=["geometric", "none"],
+                        help="geometric (default): also check each picture's nearest pictures with local features and "
+                        "RANSAC (finds crops); none: thresholds only")
+    parser.add_argument("--neighbours", type=int, default=VerifyParams.neighbours,
+                        help=f"verification candidates per picture (default {VerifyParams.neighbours})")
+    parser.add_argument("--min-inliers", type=int, default=VerifyParams.min_inliers,
+                        help=f"verification: RANSAC inliers at least (default {VerifyParams.min_inliers})")
+    parser.add_argument("--min-detail-correlation", type=float, default=VerifyParams.min_detail_correlation,
+                        help=f"verification: aligned detail correlation at least (default {VerifyParams.min_detail_correlation})")
     parser.add_argument("--strategy", default="auto", choices=["auto", "exact", "ivf"], help="vector pair search (default auto: exact while cheap)")
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
     parser.add_argument("--workers", type=int, default=8, help="picture reading threads (default 8)")
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         write_outputs,
     )
     from street2shop.dedup.pairs import VectorSearchParams
+    from street2shop.dedup.verify import VerifyParams
     from street2shop.errors import InvalidParameter
     from street2shop.manifest import read_table
 
@@ -89,6 +100,10 @@ def run(args: argparse.Namespace) -> int:
         same_column=args.same,
         keep=args.keep,
         search=VectorSearchParams(strategy=args.strategy),
+        verify=args.verify,
+        verification=VerifyParams(
+            neighbours=args.neighbours, min_inliers=args.min_inliers, min_detail_correlation=args.min_detail_correlation
+        ),
         max_pixels=args.max_pixels,
         max_workers=args.workers,
         report_pairs=args.report_pairs,

@@ -16,10 +16,10 @@ logger = logging.getLogger(__name__)
 
 KEEP_POLICIES = ("most_views", "first_seen", "priority:COLUMN")
 
-IMAGE_PAIR_COLUMNS = ["row_a", "row_b", "cosine", "hamming", "method", "margin"]
+IMAGE_PAIR_COLUMNS = ["row_a", "row_b", "cosine", "hamming", "verified", "method", "margin"]
 PAIR_COLUMNS = [
     "product_a", "product_b", "image_a", "image_b", "similarity", "method", "cosine", "hamming", "margin", "image_pairs",
-    "group_id",
+    "group_id", "verified",
 ]
 GROUP_COLUMNS = [
     "group_id", "product_id", "keep", "images", "first_row", "centre", "cosine_to_centre", "hamming_to_centre",
@@ -39,12 +39,14 @@ class Thresholds:
         max_hamming: hashes: a pair when Hamming distance <= this.
         loose_min_cosine: a group member is close to its centre when cosine >= this ...
         loose_max_hamming: ... or Hamming distance <= this.
+        min_verified: geometric verification: the aligned detail correlation a verified pair has at least.
     """
 
     min_cosine: float = 0.9
     max_hamming: int = 8
     loose_min_cosine: float | None = None
     loose_max_hamming: int | None = None
+    min_verified: float = 0.9
 
     @property
     def loose_cosine(self) -> float:
@@ -88,7 +90,7 @@ class KeepPolicy:
         )
 
 
-def margin_of(cosine: np.ndarray, hamming: np.ndarray, thresholds: Thresholds) -> np.ndarray:
+def margin_of(cosine: np.ndarray, hamming: np.ndarray, thresholds: Thresholds, verified: np.ndarray | None = None) -> np.ndarray:
     """How far each pair is past its threshold, in [0, 1]: 0 at the threshold, 1 for identical.
 
     The best of the methods that scored the pair; the report shows the smallest margins first.
@@ -98,15 +100,22 @@ def margin_of(cosine: np.ndarray, hamming: np.ndarray, thresholds: Thresholds) -
     span = max(1.0 - thresholds.min_cosine, 1e-6)
     by_cosine = np.where(np.isnan(cosine), -np.inf, (cosine - thresholds.min_cosine) / span)
     by_hash = np.where(hamming < 0, -np.inf, (thresholds.max_hamming + 1 - hamming) / (thresholds.max_hamming + 1))
-    return np.clip(np.maximum(by_cosine, by_hash), 0.0, 1.0)
+    best = np.maximum(by_cosine, by_hash)
+    if verified is not None:
+        verified = np.asarray(verified, dtype=np.float64)
+        by_geometry = np.where(np.isnan(verified), -np.inf, (verified - thresholds.min_verified) / max(1.0 - thresholds.min_verified, 1e-6))
+        best = np.maximum(best, by_geometry)
+    return np.clip(best, 0.0, 1.0)
 
 
 def merge_image_pairs(
     cosine_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     hash_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
     thresholds: Thresholds,
+    verified_pairs: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
-    """One table of image pairs found by either method: row_a < row_b, cosine, hamming (-1 if none), method, margin."""
+    """One table of image pairs found by any method: row_a < row_b, cosine, hamming (-1 if none),
+    verified (the geometric check's score, NaN if none), method, margin."""
     frames = []
     if cosine_pairs is not None:
         a, b, score = cosine_pairs
@@ -114,26 +123,32 @@ def merge_image_pairs(
     if hash_pairs is not None:
         a, b, score = hash_pairs
         frames.append(pd.DataFrame({"row_a": a, "row_b": b, "hamming": np.asarray(score, np.int64)}))
-    if not frames or all(frame.empty for frame in frames):
+    if verified_pairs is not None:
+        a, b, score = verified_pairs
+        frames.append(pd.DataFrame({"row_a": np.minimum(a, b), "row_b": np.maximum(a, b), "verified": np.asarray(score, np.float64)}))
+    frames = [frame for frame in frames if not frame.empty]
+    if not frames:
         return pd.DataFrame(
             {
                 "row_a": pd.Series(dtype="int64"), "row_b": pd.Series(dtype="int64"), "cosine": pd.Series(dtype="float64"),
-                "hamming": pd.Series(dtype="int64"), "method": pd.Series(dtype="str"), "margin": pd.Series(dtype="float64"),
+                "hamming": pd.Series(dtype="int64"), "verified": pd.Series(dtype="float64"), "method": pd.Series(dtype="str"),
+                "margin": pd.Series(dtype="float64"),
             }
         )
-    if len(frames) == 2:
-        table = frames[0].merge(frames[1], on=["row_a", "row_b"], how="outer")
-    else:
-        table = frames[0]
-    if "cosine" not in table:
-        table["cosine"] = np.nan
-    if "hamming" not in table:
-        table["hamming"] = -1
+    table = frames[0]
+    for frame in frames[1:]:
+        table = table.merge(frame, on=["row_a", "row_b"], how="outer")
+    for column, empty in (("cosine", np.nan), ("hamming", -1), ("verified", np.nan)):
+        if column not in table:
+            table[column] = empty
     table["hamming"] = table["hamming"].fillna(-1).astype("int64")
     table["cosine"] = table["cosine"].astype("float64")
+    table["verified"] = table["verified"].astype("float64")
     has_cos, has_hash = table["cosine"].notna().to_numpy(), (table["hamming"] >= 0).to_numpy()
-    table["method"] = np.where(has_cos & has_hash, "hash+cnn", np.where(has_hash, "hash", "cnn"))
-    table["margin"] = margin_of(table["cosine"].to_numpy(), table["hamming"].to_numpy(), thresholds)
+    has_geometry = table["verified"].notna().to_numpy()
+    found_by = [np.where(has, name, "") for has, name in ((has_hash, "hash"), (has_cos, "cnn"), (has_geometry, "geometric"))]
+    table["method"] = ["+".join(part for part in parts if part) for parts in zip(*found_by)]
+    table["margin"] = margin_of(table["cosine"].to_numpy(), table["hamming"].to_numpy(), thresholds, table["verified"].to_numpy())
     return table.astype({"row_a": "int64", "row_b": "int64", "method": "str"})[IMAGE_PAIR_COLUMNS].reset_index(drop=True)
 
 
@@ -164,14 +179,17 @@ def product_pairs(image_pairs: pd.DataFrame, products: np.ndarray, images: np.nd
     counts = table.groupby(key, sort=False).size().rename("image_pairs")
     best = table.sort_values(["margin", "row_a", "row_b"], ascending=[False, True, True], kind="stable").drop_duplicates(key)
     best = best.drop(columns=["method"]).join(methods, on=key).join(counts, on=key)
-    best["similarity"] = np.where(best["cosine"].notna(), best["cosine"], 1.0 - best["hamming"].clip(lower=0) / 64.0)
+    best["similarity"] = np.where(
+        best["cosine"].notna(), best["cosine"],
+        np.where(best["hamming"] >= 0, 1.0 - best["hamming"].clip(lower=0) / 64.0, best["verified"]),
+    )
     best["group_id"] = 0
     return best[PAIR_COLUMNS].astype({"image_pairs": "int64", "hamming": "int64"}).reset_index(drop=True)
 
 
 def _join_methods(methods: set[str]) -> str:
     parts = {part for method in methods for part in method.split("+")}
-    return "+".join(method for method in ("hash", "cnn") if method in parts)
+    return "+".join(method for method in ("hash", "cnn", "geometric") if method in parts)
 
 
 def _empty_pairs() -> pd.DataFrame:
@@ -180,7 +198,7 @@ def _empty_pairs() -> pd.DataFrame:
             "product_a": pd.Series(dtype="str"), "product_b": pd.Series(dtype="str"), "image_a": pd.Series(dtype="str"),
             "image_b": pd.Series(dtype="str"), "similarity": pd.Series(dtype="float64"), "method": pd.Series(dtype="str"),
             "cosine": pd.Series(dtype="float64"), "hamming": pd.Series(dtype="int64"), "margin": pd.Series(dtype="float64"),
-            "image_pairs": pd.Series(dtype="int64"), "group_id": pd.Series(dtype="int64"),
+            "image_pairs": pd.Series(dtype="int64"), "group_id": pd.Series(dtype="int64"), "verified": pd.Series(dtype="float64"),
         }
     )[PAIR_COLUMNS]
 
@@ -305,6 +323,9 @@ def group_products(
     }
 
     has_cosine, has_hamming = bool(pairs["cosine"].notna().any()), bool((pairs["hamming"] >= 0).any())
+    verified_edges = set()
+    if "verified" in pairs:
+        verified_edges = {(a, b) for a, b, v in zip(pairs["product_a"], pairs["product_b"], pairs["verified"]) if not pd.isna(v)}
 
     def edge(a: str, b: str) -> tuple[float, float, int] | None:
         return edges.get((a, b)) or edges.get((b, a))
@@ -335,7 +356,8 @@ def group_products(
         for product in unscored:
             to_centre[product] = _best_score(table, product, centre, scorer)
         close = {
-            p: bool((not math.isnan(c) and c >= thresholds.loose_cosine) or (0 <= h <= thresholds.loose_hamming))
+            p: bool((not math.isnan(c) and c >= thresholds.loose_cosine) or (0 <= h <= thresholds.loose_hamming)
+                    or p == centre or (p, centre) in verified_edges or (centre, p) in verified_edges)
             for p, (c, h) in to_centre.items()
         }
         flagged = not all(close.values())

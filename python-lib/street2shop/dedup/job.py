@@ -31,10 +31,14 @@ from street2shop.dedup.pairs import (
     hash_cross_pairs,
     hash_distance,
     hash_pairs,
+    _partition_map,
+    _partition_rows,
     usable_vector_rows,
     vector_cross_pairs,
+    vector_neighbours,
     vector_pairs,
 )
+from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VERIFY_MODES, VerifyParams, verify_pairs
 from street2shop.dedup.report import order_for_review, write_report
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
@@ -78,6 +82,10 @@ class DedupParams:
         loose_min_cosine, loose_max_hamming: a group's members must be this close to its centre,
             else the group is flagged (default: 1.5 times as far from a perfect match).
         search: the vector search strategy and limits.
+        verify: ``geometric`` (default): each picture's nearest pictures (by colour thumbnail, or
+            by vector when vectors are used) that no threshold paired are checked with local
+            features and a RANSAC similarity transform, which finds crops; ``none``: thresholds only.
+        verification: the candidates' and the geometric check's settings.
         max_pixels: pictures larger than this are refused.
         max_workers: picture reading threads.
         report_pairs: pairs shown in the HTML report at most.
@@ -94,6 +102,8 @@ class DedupParams:
     loose_min_cosine: float | None = None
     loose_max_hamming: int | None = None
     search: VectorSearchParams = field(default_factory=VectorSearchParams)
+    verify: str = "geometric"
+    verification: VerifyParams = field(default_factory=VerifyParams)
     max_pixels: int = DEFAULT_MAX_PIXELS
     max_workers: int = 8
     report_pairs: int = 500
@@ -121,11 +131,17 @@ class DedupParams:
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if name == "report_pairs" else 1):
                 raise InvalidParameter(f"{name} must be a positive integer, got {value!r}")
         self.search.check()
+        if self.verify not in VERIFY_MODES:
+            raise InvalidParameter(f"verify must be one of {', '.join(VERIFY_MODES)}, got {self.verify!r}")
+        self.verification.check()
         return self
 
     @property
     def thresholds(self) -> Thresholds:
-        return Thresholds(self.min_cosine, int(self.max_hamming), self.loose_min_cosine, self.loose_max_hamming)
+        return Thresholds(
+            self.min_cosine, int(self.max_hamming), self.loose_min_cosine, self.loose_max_hamming,
+            float(self.verification.min_detail_correlation),
+        )
 
     def resolved_method(self, has_vectors: bool) -> str:
         """The method actually run, given whether vectors were supplied."""
@@ -271,7 +287,7 @@ def _hashes_for(rows: pd.DataFrame, source: Any, hashes: ImageHashes | None, n_m
         raise InvalidParameter("hashing needs the pictures: give the image folder")
     computed, errors = compute_hashes(
         source, rows["image"].tolist(), kinds=params.hash_kinds, flip=params.flip,
-        thumbnails=params.min_thumb_correlation is not None, max_pixels=params.max_pixels, max_workers=params.max_workers,
+        thumbnails=params.min_thumb_correlation is not None or params.verify == "geometric", max_pixels=params.max_pixels, max_workers=params.max_workers,
     )
     errors = errors.assign(row=positions[errors["row"].to_numpy(dtype=np.int64)]) if len(errors) else errors
     return computed, errors
@@ -301,6 +317,112 @@ def _back_map(positions: np.ndarray, n: int) -> np.ndarray:
 
 def _vector_errors(rows: pd.DataFrame, usable: np.ndarray) -> pd.DataFrame:
     return rows.loc[~usable, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
+
+
+# --------------------------------------------------------------------------- geometric verification
+
+
+@dataclass
+class _Search:
+    """One nearest-neighbour search for verification candidates, in matrix rows mapped to space rows."""
+
+    queries: np.ndarray
+    query_rows: np.ndarray
+    query_space: np.ndarray
+    base: np.ndarray
+    base_rows: np.ndarray
+    base_space: np.ndarray
+    self_join: bool
+    orientation: int
+
+
+def _thumb_descriptors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centred colour thumbnails pooled to 8 x 8 (cheap to compare), direct and mirrored, and the usable rows."""
+    from street2shop.dedup.pairs import _centred_thumbs
+
+    n, side = len(thumbs), thumbs.shape[1]
+    pooled = thumbs.astype(np.float32)
+    if side % 2 == 0:
+        pooled = pooled.reshape(n, side // 2, 2, side // 2, 2, 3).mean(axis=(2, 4))
+    direct = _centred_thumbs(pooled)
+    mirrored = _centred_thumbs(np.ascontiguousarray(pooled[:, :, ::-1]))
+    return direct, mirrored, direct.any(axis=1)
+
+
+def _thumb_searches(thumbs: np.ndarray, ok: np.ndarray, blocks: list[tuple[np.ndarray, np.ndarray, bool]]) -> list[_Search]:
+    """Direct and mirrored thumbnail searches over space rows (``thumbs`` indexed by space row)."""
+    direct, mirrored, usable = _thumb_descriptors(thumbs)
+    usable &= ok
+    searches = []
+    for queries, base, self_join in blocks:
+        queries, base = queries[usable[queries]], base[usable[base]]
+        for matrix, orientation in ((direct, DIRECT), (mirrored, MIRRORED)):
+            searches.append(_Search(matrix, queries, queries, direct, base, base, self_join, orientation))
+    return searches
+
+
+def _candidate_pairs(searches: list[_Search], n_space: int, params: VerifyParams, exclude: list[tuple[np.ndarray, np.ndarray]],
+                     products: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Candidate pairs (a < b, space rows) and their orientation: not already paired, not one product's views."""
+    parts = []
+    for search in searches:
+        found = vector_neighbours(search.queries, search.base, params.neighbours, params.min_candidate_similarity,
+                                  query_rows=search.query_rows, base_rows=search.base_rows, self_join=search.self_join)
+        if not len(found):
+            continue
+        q_lookup = np.full(len(search.queries), -1, np.int64)
+        q_lookup[search.query_rows] = search.query_space
+        b_lookup = np.full(len(search.base), -1, np.int64)
+        b_lookup[search.base_rows] = search.base_space
+        a, b = q_lookup[found.a], b_lookup[found.b]
+        parts.append((np.minimum(a, b), np.maximum(a, b), found.score.astype(np.float64), np.full(len(a), search.orientation)))
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b, score, orientation = (np.concatenate([p[k] for p in parts]) for k in range(4))
+    keep = (a != b) & (products[a] != products[b])
+    if exclude:
+        known = np.concatenate([np.minimum(x, y) * n_space + np.maximum(x, y) for x, y in exclude])
+        keep &= ~np.isin(a * n_space + b, known)
+    a, b, score, orientation = a[keep], b[keep], score[keep], orientation[keep]
+    # A pair found from both ends, or direct and mirrored: the better scored orientation.
+    order = np.lexsort((-score, b, a))
+    a, b, orientation = a[order], b[order], orientation[order]
+    first = np.ones(len(a), bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[first], b[first], orientation[first]
+
+
+def _verify_stage(
+    searches: list[_Search] | None,
+    *,
+    images: np.ndarray,
+    products: np.ndarray,
+    exclude: list[tuple[np.ndarray, np.ndarray]],
+    source: Any,
+    params: DedupParams,
+    why_not: str | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray] | None, pd.DataFrame, dict]:
+    """Candidates from ``searches``, verified geometrically: (a, b, score) in space rows, read errors, summary."""
+    import time
+
+    if params.verify != "geometric":
+        return None, _empty_errors(), {"verify": "none"}
+    if why_not is None and source is None:
+        why_not = "no pictures to read"
+    if why_not is not None or searches is None:
+        logger.warning("geometric verification skipped: %s", why_not)
+        return None, _empty_errors(), {"verify": f"skipped: {why_not}"}
+    started = time.perf_counter()
+    settings = params.verification
+    a, b, orientation = _candidate_pairs(searches, len(images), settings, exclude, products)
+    chosen = time.perf_counter()
+    verified, errors = verify_pairs(source, [str(i) for i in images], a, b, orientation=orientation, params=settings,
+                                    max_pixels=params.max_pixels, max_workers=params.max_workers)
+    info = {
+        "verify": "geometric", "verify_candidates": int(len(a)), "verified_pairs": int(len(verified)),
+        "verify_seconds": round(time.perf_counter() - started, 3), "candidate_seconds": round(chosen - started, 3),
+    }
+    return (verified.a, verified.b, verified.score), errors, info
 
 
 # --------------------------------------------------------------------------- whole catalogue
@@ -360,10 +482,27 @@ def find_duplicates(
         back = _back_map(positions, len(full))
         vector_found = (back[found.a], back[found.b], found.score)
 
-    errors = _collect_errors(manifest_errors, hash_errors, vector_errors)
-
-    image_pairs = merge_image_pairs(vector_found, hash_found, thresholds)
     products = rows["product_id"].astype(str).to_numpy()
+    searches, why_not = None, None
+    if params.verify == "geometric" and len(rows):
+        if method in ("cnn", "both"):
+            groups_ = _partition_rows(row_vec_ok, partition)
+            searches = [_Search(array, positions[g], g, array, positions[g], g, True, EITHER) for g in groups_]
+        elif image_hashes is not None and image_hashes.thumbs is not None:
+            blocks = [(g, g, True) for g in _partition_rows(image_hashes.ok, partition)]
+            searches = _thumb_searches(image_hashes.thumbs, image_hashes.ok, blocks)
+        else:
+            why_not = "the hashes have no colour thumbnails"
+    exclude = [(found[0], found[1]) for found in (hash_found, vector_found) if found is not None]
+    verified, verify_errors, verify_info = _verify_stage(
+        searches, images=rows["image"].astype(str).to_numpy(), products=products, exclude=exclude, source=source,
+        params=params, why_not=why_not,
+    )
+    if len(verify_errors):
+        verify_errors = verify_errors.assign(row=positions[verify_errors["row"].to_numpy(dtype=np.int64)])
+    errors = _collect_errors(manifest_errors, hash_errors, vector_errors, verify_errors)
+
+    image_pairs = merge_image_pairs(vector_found, hash_found, thresholds, verified)
     pairs = product_pairs(image_pairs, products, rows["image"].astype(str).to_numpy())
     usable = np.zeros(len(rows), bool)
     if image_hashes is not None:
@@ -382,7 +521,7 @@ def find_duplicates(
     deduplicated = deduplicated_manifest(full, groups)
     summary = _summary(
         method, params, images=len(full), searched=int(usable.sum()), errors=errors, image_pairs=len(image_pairs),
-        pairs=pairs, groups=groups, kept=len(deduplicated),
+        pairs=pairs, groups=groups, kept=len(deduplicated), **verify_info,
     )
     return DedupResult(pairs, groups, deduplicated, errors, image_hashes, rows, summary)
 
@@ -557,10 +696,10 @@ def calibrate_thresholds(
     tables, recommended = [], {}
     for method in methods:
         if method == "hash":
-            run = DedupParams(**{**params.__dict__, "method": "hash", "max_hamming": int(max(hammings))})
+            run = DedupParams(**{**params.__dict__, "method": "hash", "max_hamming": int(max(hammings)), "verify": "none"})
             thresholds, column, higher = list(hammings), "hamming", False
         else:
-            run = DedupParams(**{**params.__dict__, "method": "cnn", "min_cosine": float(min(cosines))})
+            run = DedupParams(**{**params.__dict__, "method": "cnn", "min_cosine": float(min(cosines)), "verify": "none"})
             thresholds, column, higher = list(cosines), "cosine", True
         result = find_duplicates(full, images=images, vectors=vectors, vectors_ok=vectors_ok, hashes=hashes, params=run)
         if method == "hash" and hashes is None:
@@ -730,7 +869,7 @@ def check_new_products(
     Args:
         new_manifest: the new products' rows.
         catalogue: from :func:`load_catalogue`.
-        images: where the new pictures are (for hashing).
+        images: where the new pictures are (for hashing), and the catalogue's (for geometric verification).
         vectors, vectors_ok: the new rows' vectors, one per new manifest row.
         hashes: the new rows' precomputed hashes.
         params: as for :func:`find_duplicates`.
@@ -793,17 +932,52 @@ def check_new_products(
         own = ImagePairs(back[own.a], back[own.b], own.score)
         parts = [shifted(cross, cross=True), shifted(own, cross=False)]
         vector_found = tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
-    errors = _collect_errors(manifest_errors, hash_errors, vector_errors)
 
     combined = pd.concat(
         [items[["image", "product_id"]].astype(str), rows[["image", "product_id"]].astype(str)], ignore_index=True
     )
+    # Verification candidates: new x catalogue and new x new, in the combined row space.
+    searches, why_not = None, None
+    if params.verify == "geometric" and len(rows):
+        new_space = np.arange(len(rows)) + offset
+        if method in ("cnn", "both"):
+            new_groups = _partition_map(row_vec_ok, new_part)
+            old_groups = _partition_map(usable_vector_rows(catalogue.vectors, catalogue.vectors_ok), old_part)
+            searches = []
+            for key, g in new_groups.items():
+                searches.append(_Search(array, positions[g], new_space[g], array, positions[g], new_space[g], True, EITHER))
+                if key in old_groups:
+                    old = old_groups[key]
+                    searches.append(_Search(array, positions[g], new_space[g], catalogue.vectors, old, old, False, EITHER))
+        elif image_hashes is not None and image_hashes.thumbs is not None and catalogue.hashes.thumbs is not None:
+            thumbs = np.concatenate([catalogue.hashes.thumbs, image_hashes.thumbs])
+            ok = np.concatenate([catalogue.hashes.ok, image_hashes.ok])
+            new_groups = _partition_map(image_hashes.ok, new_part)
+            old_groups = _partition_map(catalogue.hashes.ok, old_part)
+            blocks = []
+            for key, g in new_groups.items():
+                blocks.append((g + offset, g + offset, True))
+                if key in old_groups:
+                    blocks.append((g + offset, old_groups[key], False))
+            searches = _thumb_searches(thumbs, ok, blocks)
+        else:
+            why_not = "the hashes have no colour thumbnails"
+    exclude = [(found[0], found[1]) for found in (hash_found, vector_found) if found is not None]
+    verified, verify_errors, verify_info = _verify_stage(
+        searches, images=combined["image"].to_numpy(), products=combined["product_id"].to_numpy(), exclude=exclude,
+        source=source, params=params, why_not=why_not,
+    )
+    if len(verify_errors):
+        # Catalogue pictures that cannot be read are logged by the verification, not reported as new rows.
+        verify_errors = verify_errors[verify_errors["row"] >= offset]
+        verify_errors = verify_errors.assign(row=positions[verify_errors["row"].to_numpy(dtype=np.int64) - offset])
+    errors = _collect_errors(manifest_errors, hash_errors, vector_errors, verify_errors)
     policy = KeepPolicy.parse(params.keep)
     if policy.kind == "priority":
         if policy.column not in items.columns:
             raise ManifestError(f"keep policy priority:{policy.column}: the catalogue's items have no column {policy.column!r}")
         combined[policy.column] = pd.concat([items[policy.column], rows[policy.column]], ignore_index=True)
-    image_pairs = merge_image_pairs(vector_found, hash_found, thresholds)
+    image_pairs = merge_image_pairs(vector_found, hash_found, thresholds, verified)
     pairs = product_pairs(image_pairs, combined["product_id"].to_numpy(), combined["image"].to_numpy())
     usable = np.zeros(len(combined), bool)
     if catalogue.hashes is not None and image_hashes is not None:
@@ -831,7 +1005,7 @@ def check_new_products(
     summary = _summary(
         method, params, images=len(full), searched=usable_new, errors=errors, image_pairs=len(image_pairs),
         pairs=pairs, groups=groups, kept=len(deduplicated), incremental=True, catalogue_images=int(offset),
-        new_products_dropped=len(dropped_new),
+        new_products_dropped=len(dropped_new), **verify_info,
     )
     return DedupResult(pairs, groups, deduplicated, errors, image_hashes, rows, summary)
 

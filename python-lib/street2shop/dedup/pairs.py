@@ -661,3 +661,66 @@ def _hash_candidates(
         key, first = np.unique(np.stack([result.a, result.b], 1), axis=0, return_index=True)
         result = ImagePairs(key[:, 0], key[:, 1], result.score[first])
     return result
+
+
+# --------------------------------------------------------------------------- nearest neighbours (verification candidates)
+
+
+def _top_k(sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row the column indices and values of its ``k`` largest entries (unordered)."""
+    k = min(k, sims.shape[1])
+    cols = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+    return cols, np.take_along_axis(sims, cols, axis=1)
+
+
+def vector_neighbours(
+    queries: np.ndarray,
+    base: np.ndarray,
+    k: int,
+    min_cosine: float,
+    *,
+    query_rows: np.ndarray,
+    base_rows: np.ndarray,
+    self_join: bool = False,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+) -> ImagePairs:
+    """Each query row's ``k`` nearest base rows by cosine (at least ``min_cosine``), by blocked exact search.
+
+    The cost is len(query_rows) x len(base_rows) x dim multiply-adds, in tiles on all cores.
+    With ``self_join`` (queries and base index the same rows) a row is not its own neighbour.
+
+    Returns:
+        Pairs (a: the query row, b: the base row) with their cosine; a row's neighbours in no order.
+    """
+    min_cosine = _check_cosine(min_cosine)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidParameter(f"neighbours must be a positive integer, got {k!r}")
+    queries, base = _vectors_matrix(queries, "queries"), _vectors_matrix(base, "base vectors")
+    query_rows, base_rows = np.asarray(query_rows, np.int64), np.asarray(base_rows, np.int64)
+    if not len(query_rows) or not len(base_rows):
+        return ImagePairs.empty()
+    base_unit = _normalised(base, base_rows)
+    tile = _tile_rows(base.shape[1], memory_budget)
+    extra = 1 if self_join else 0
+
+    def run(qs: int) -> ImagePairs:
+        rows = query_rows[qs : qs + tile]
+        unit = _normalised(queries, rows)
+        best_cols = np.zeros((len(rows), 0), np.int64)
+        best_sims = np.zeros((len(rows), 0), np.float32)
+        for bs in range(0, len(base_rows), tile):
+            sims = unit @ base_unit[bs : bs + tile].T
+            if self_join:
+                sims[rows[:, None] == base_rows[None, bs : bs + tile]] = -np.inf
+            cols, values = _top_k(sims, k + extra)
+            best_cols = np.concatenate([best_cols, cols + bs], axis=1)
+            best_sims = np.concatenate([best_sims, values], axis=1)
+            if best_cols.shape[1] > k:
+                keep, best_sims = _top_k(best_sims, k)
+                best_cols = np.take_along_axis(best_cols, keep, axis=1)
+        q = np.repeat(rows, best_cols.shape[1])
+        d, s = base_rows[best_cols.reshape(-1)], best_sims.reshape(-1)
+        keep = s >= np.float32(min_cosine)
+        return ImagePairs(q[keep], d[keep], s[keep])
+
+    return ImagePairs.concat(_parallel(list(range(0, len(query_rows), tile)), run, "neighbour search", DEFAULT_MAX_PAIRS))

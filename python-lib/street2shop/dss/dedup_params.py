@@ -15,6 +15,7 @@ from street2shop.dedup.job import (
     DedupParams,
 )
 from street2shop.dedup.pairs import VectorSearchParams
+from street2shop.dedup.verify import VERIFY_MODES, VerifyParams
 from street2shop.dss.params import _boolean, _choice, _integer, _number, _strings, _text
 from street2shop.errors import InvalidParameter
 from street2shop.images import DEFAULT_MAX_PIXELS
@@ -53,6 +54,13 @@ def dedup_params(config: Mapping[str, Any]) -> DedupParams:
         same_column=_text(config, "same_column") or None,
         keep=keep,
         search=VectorSearchParams(strategy=_choice(config, "strategy", STRATEGIES, "auto")),
+        verify=_choice(config, "verify", VERIFY_MODES, "geometric"),
+        verification=VerifyParams(
+            neighbours=_integer(config, "neighbours", VerifyParams.neighbours, minimum=1, maximum=1000),
+            min_inliers=_integer(config, "min_inliers", VerifyParams.min_inliers, minimum=3, maximum=100_000),
+            min_detail_correlation=_number(config, "min_detail_correlation", VerifyParams.min_detail_correlation,
+                                           minimum=-1.0, maximum=1.0),
+        ),
         max_pixels=_integer(config, "max_pixels", DEFAULT_MAX_PIXELS, minimum=1),
         max_workers=_integer(config, "max_workers", 8, minimum=1, maximum=256),
         report_pairs=_integer(config, "report_pairs", 500, minimum=0, maximum=100_000),
