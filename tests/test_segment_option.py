@@ -76,7 +76,7 @@ def test_embed_records_the_settings_and_bundles_the_mask_model(workspace, segmen
     assert answer.segmented is True and "segment" in answer.timing_ms
     assert answer.results[0]["product_id"] == catalog.iloc[2]["product_id"] and answer.results[0]["score"] > 0.999
     pixels = decode_image(picture_bytes, max_pixels=10**7, name="q")
-    raw = index.embedder.embed_arrays([pixels], transform=False)
+    raw = index.embedder.embed_arrays([pixels], cuts=[pixels])  # the "cut" is the whole picture
     cut = index.embedder.embed_arrays([pixels])
     # The query matched its product at ~1 only because both were cut out: raw and cut-out differ.
     assert float(raw[0] @ cut[0]) < 0.999

@@ -38,25 +38,39 @@ class EmbeddingResult:
 
 @dataclass(frozen=True)
 class EncoderWeighting:
-    """How one encoder's part enters the concatenated vector."""
+    """How one encoder's part enters the concatenated vector.
+
+    ``transformed``: the part sees the transformed picture (the cut-out garment when the
+    embedder segments), else the picture as decoded — a model trained on whole pictures
+    must see whole pictures.
+    """
 
     encoder: Encoder
     weight: float = 1.0
+    transformed: bool = True
 
 
 class Embedder:
     """Encode pictures with one or several encoders; each part L2-normalised and weighted, then concatenated.
 
     Args:
-        encoders: the encoders, or ``(encoder, weight)`` pairs.
-        transform: optional picture transform applied before resizing (segmentation).
+        encoders: the encoders, ``(encoder, weight)`` or ``(encoder, weight, transformed)``
+            tuples, or ``EncoderWeighting`` values.
+        transform: optional picture transform applied before resizing (segmentation), to the
+            parts marked ``transformed`` (all by default).
     """
 
-    def __init__(self, encoders: Sequence[Encoder | tuple[Encoder, float]], *, transform: PixelTransform | None = None):
+    def __init__(
+        self,
+        encoders: Sequence[Encoder | EncoderWeighting | tuple[Any, ...]],
+        *,
+        transform: PixelTransform | None = None,
+    ):
         if not encoders:
             raise InvalidParameter("at least one encoder is needed to embed images")
         self.parts = [
-            EncoderWeighting(*item) if isinstance(item, tuple) else EncoderWeighting(item) for item in encoders
+            item if isinstance(item, EncoderWeighting) else EncoderWeighting(*item) if isinstance(item, tuple) else EncoderWeighting(item)
+            for item in encoders
         ]
         for part in self.parts:
             if part.weight <= 0:
@@ -64,6 +78,23 @@ class Embedder:
         self.transform = transform
         self.sizes = sorted({part.encoder.image_size for part in self.parts})
         self._infer: list[Any] = []
+
+    @property
+    def inputs(self) -> list[tuple[int, bool]]:
+        """The distinct model inputs: (size, transformed picture or not), in the order of ``prepare``."""
+        return sorted({(part.encoder.image_size, part.transformed and self.transform is not None) for part in self.parts})
+
+    def set_weights(self, weights: Sequence[float]) -> None:
+        """Give each part (in order) a new weight, e.g. fitted on validation pairs."""
+        if len(weights) != len(self.parts):
+            raise InvalidParameter(f"{len(weights)} weight(s) for {len(self.parts)} part(s)")
+        self.parts = [EncoderWeighting(p.encoder, float(w), p.transformed) for p, w in zip(self.parts, weights)]
+        for part in self.parts:
+            if part.weight <= 0:
+                raise InvalidParameter(f"encoder {part.encoder.name!r}: weight must be positive, got {part.weight}")
+
+    def _input_of(self, part: EncoderWeighting) -> int:
+        return self.inputs.index((part.encoder.image_size, part.transformed and self.transform is not None))
 
     @property
     def dim(self) -> int:
@@ -79,6 +110,7 @@ class Embedder:
                     "start": start,
                     "dim": part.encoder.dim,
                     "weight": part.weight,
+                    "transformed": part.transformed,
                     "fingerprint": part.encoder.fingerprint,
                     "image_size": part.encoder.image_size,
                     **(
@@ -96,11 +128,21 @@ class Embedder:
             start += part.encoder.dim
         return parts
 
-    def prepare(self, pixels: np.ndarray, *, transform: bool = True) -> list[np.ndarray]:
-        """Decoded RGB -> one square uint8 input per distinct encoder input size (transformed first)."""
-        if transform and self.transform is not None:
-            pixels = self.transform(pixels)
-        return [fit_to_square(pixels, size) for size in self.sizes]
+    def cut(self, pixels: np.ndarray) -> np.ndarray | None:
+        """The transformed picture some part needs (None when no part does)."""
+        if any(transformed for _, transformed in self.inputs):
+            return self.transform(pixels)
+        return None
+
+    def prepare(self, pixels: np.ndarray, *, cut: np.ndarray | None = None) -> list[np.ndarray]:
+        """Decoded RGB -> one square uint8 input per distinct input (:attr:`inputs`).
+
+        Args:
+            cut: the transformed picture when already computed (:meth:`cut`).
+        """
+        if cut is None:
+            cut = self.cut(pixels)
+        return [fit_to_square(cut if transformed else pixels, size) for size, transformed in self.inputs]
 
     @property
     def attribute_models(self) -> list[Encoder]:
@@ -126,7 +168,7 @@ class Embedder:
                 self._infer.append(tf.function(lambda x, m=model: m(x, training=False), reduce_retracing=True))
         chunks, attributes = [], {}
         for part, infer in zip(self.parts, self._infer):
-            batch = inputs[self.sizes.index(part.encoder.image_size)]
+            batch = inputs[self._input_of(part)]
             output = infer(batch)
             if isinstance(output, (list, tuple)):
                 if part.encoder.classes:
@@ -135,18 +177,23 @@ class Embedder:
             chunks.append(_normalise(np.asarray(output, dtype=np.float32)) * part.weight)
         return _normalise(np.concatenate(chunks, axis=1)), attributes
 
-    def embed_arrays(self, images: Sequence[np.ndarray], *, batch_size: int = 32, transform: bool = True) -> np.ndarray:
-        """Encode decoded RGB pictures already in memory (``transform=False``: already transformed)."""
-        return self.embed_arrays_with_attributes(images, batch_size=batch_size, transform=transform)[0]
+    def embed_arrays(
+        self, images: Sequence[np.ndarray], *, batch_size: int = 32, cuts: Sequence[np.ndarray | None] | None = None
+    ) -> np.ndarray:
+        """Encode decoded RGB pictures already in memory (``cuts``: their transformed pictures, if computed)."""
+        return self.embed_arrays_with_attributes(images, batch_size=batch_size, cuts=cuts)[0]
 
     def embed_arrays_with_attributes(
-        self, images: Sequence[np.ndarray], *, batch_size: int = 32, transform: bool = True
+        self, images: Sequence[np.ndarray], *, batch_size: int = 32, cuts: Sequence[np.ndarray | None] | None = None
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Vectors of pictures in memory, and the attribute models' class probabilities."""
         vectors, attributes = [], []
+        cuts = list(cuts) if cuts is not None else [None] * len(images)
+        if len(cuts) != len(images):
+            raise InvalidParameter(f"{len(cuts)} transformed picture(s) for {len(images)} picture(s)")
         for start in range(0, len(images), batch_size):
-            prepared = [self.prepare(image, transform=transform) for image in images[start : start + batch_size]]
-            inputs = [np.stack([p[i] for p in prepared]) for i in range(len(self.sizes))]
+            prepared = [self.prepare(image, cut=cut) for image, cut in zip(images[start : start + batch_size], cuts[start : start + batch_size])]
+            inputs = [np.stack([p[i] for p in prepared]) for i in range(len(self.inputs))]
             batch_vectors, batch_attributes = self.encode_batch_with_attributes(inputs)
             vectors.append(batch_vectors)
             attributes.append(batch_attributes)
@@ -183,7 +230,7 @@ class Embedder:
         images = [str(image) for image in images]
         errors: dict[int, str] = {}
         lock = threading.Lock()
-        blank = [np.zeros((size, size, 3), np.uint8) for size in self.sizes]
+        blank = [np.zeros((size, size, 3), np.uint8) for size, _ in self.inputs]
 
         def load(index: np.int64):
             row = int(index)
@@ -200,11 +247,11 @@ class Embedder:
                 errors[row] = reason
             return (np.int64(row), np.bool_(False), *blank)
 
-        output_types = [tf.int64, tf.bool] + [tf.uint8] * len(self.sizes)
+        output_types = [tf.int64, tf.bool] + [tf.uint8] * len(self.inputs)
 
         def load_tf(index):
             values = tf.numpy_function(load, [index], output_types, stateful=False)
-            for value, size in zip(values[2:], self.sizes):
+            for value, (size, _) in zip(values[2:], self.inputs):
                 value.set_shape((size, size, 3))
             values[0].set_shape(())
             values[1].set_shape(())

@@ -66,6 +66,19 @@ def split_parts(vectors: np.ndarray, layout: Sequence[Mapping[str, Any]]) -> dic
     return {str(p["name"]): _normalise(vectors[:, int(p["start"]) : int(p["start"]) + int(p["dim"])]) for p in layout}
 
 
+def reweighted(vectors: np.ndarray, layout: Sequence[Mapping[str, Any]], weights: Sequence[float]) -> np.ndarray:
+    """Concatenated vectors with new part weights, as an embedder with those weights makes them.
+
+    Each part is L2-normalised (its old weight drops out), multiplied by its weight, and the
+    whole is normalised again: no picture needs encoding a second time.
+    """
+    parts = split_parts(vectors, layout)
+    if len(weights) != len(parts):
+        raise InvalidParameter(f"{len(weights)} weight(s) for {len(parts)} part(s)")
+    joined = np.concatenate([parts[str(p["name"])] * float(w) for p, w in zip(layout, weights)], axis=1)
+    return _normalise(joined)
+
+
 def stored_vectors(vector_index: Any) -> np.ndarray:
     """All vectors of a :class:`~street2shop.vector_index.VectorIndex` (flat, IVF or HNSW), in item order."""
     import faiss

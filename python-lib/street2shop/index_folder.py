@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from street2shop import __version__
@@ -50,6 +52,7 @@ def build_index(
     batch_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     settings: dict[str, Any] | None = None,
+    fit_weights: Callable[[np.ndarray, pd.DataFrame], tuple[list[float], dict[str, Any]]] | None = None,
 ) -> BuildReport:
     """Embed every manifest row and publish the index folder to ``output`` in one atomic step.
 
@@ -62,6 +65,9 @@ def build_index(
         output: where to publish (an ``OutputDir``); untouched if anything fails.
         index_type: ``flat``, ``ivf`` or ``hnsw``.
         settings: extra facts recorded in ``index.json`` (backbone, weights source, segment...).
+        fit_weights: given the catalogue's vectors and items, the part weights to use instead of
+            the embedder's and a record of how they were chosen (``index.json``'s ``fusion``);
+            the vectors are re-weighted, not re-encoded.
 
     Returns:
         The number of items indexed and the rows that could not be (manifest errors and bad images).
@@ -80,7 +86,14 @@ def build_index(
     predicted = predicted_columns(embedder, result.attributes, taken=set(items.columns))
     for column, values in predicted.items():
         items[column] = values
-    vectors = VectorIndex(kind=index_type).fit(result.vectors)
+    catalogue_vectors, fusion = result.vectors, None
+    if fit_weights is not None:
+        from street2shop.fusion import reweighted
+
+        weights, fusion = fit_weights(result.vectors, items)
+        catalogue_vectors = reweighted(result.vectors, embedder.layout(), weights)
+        embedder.set_weights(weights)
+    vectors = VectorIndex(kind=index_type).fit(catalogue_vectors)
     info = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -94,6 +107,7 @@ def build_index(
         "label_columns": label_columns(items, exclude=("manifest_row", *predicted)),
         "predicted_columns": {column: name for column, name in zip(predicted, _attribute_names(embedder, predicted))},
         "settings": {**dict(settings or {}), **segment_record(embedder.transform, bundled=True)},
+        "fusion": fusion,
     }
     with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
         write_index_files(Path(staging), info, vectors, items, embedder)

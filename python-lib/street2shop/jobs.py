@@ -7,16 +7,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from street2shop.embedding import Embedder
-from street2shop.errors import InvalidParameter
+from street2shop.embedding import Embedder, EncoderWeighting
+from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.evaluation import DEFAULT_KS, EvaluationResult, evaluate_retrieval
 from street2shop.images import DEFAULT_MAX_PIXELS
 from street2shop.index_folder import BuildReport, build_index
 from street2shop.manifest import read_table
 from street2shop.search import SearchIndex
-from street2shop.segment_option import RECORD_KEYS, SegmentStep, record_difference, segment_step
+from street2shop.segment_option import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
 from street2shop.segmentation import SegmentParams
 from street2shop.storage import ImageSource, open_image_store, open_published
 
@@ -40,6 +41,7 @@ def make_embedder(
     backbone: str = "resnet50",
     weights: str | Path | None = "none",
     image_size: int | None = None,
+    descriptors: int | None = None,
 ) -> Embedder:
     """The encoders to embed with: saved model folders when given, else a backbone feature extractor.
 
@@ -49,23 +51,27 @@ def make_embedder(
             name gets a ``-2``, ``-3``... suffix.
         model_weights: one weight per model, in order, or ``{model name: weight}`` (default 1).
         encoding_layer: trained models only: the layer whose output is the encoding.
+        descriptors: add the garment descriptors (``street2shop.descriptors``, no weights) as a
+            last part, at this input size.
     """
     from street2shop.backbones import backbone_encoder
     from street2shop.encoders import load_encoder
 
-    if not models:
-        if model_weights:
-            raise InvalidParameter("model weights are given but no models")
-        return Embedder([backbone_encoder(backbone, weights, image_size)])
-    encoders = []
-    seen: dict[str, int] = {}
-    for path in models:
+    if not models and model_weights and not descriptors:
+        raise InvalidParameter("model weights are given but no models")
+    encoders = [] if models else [backbone_encoder(backbone, weights, image_size)]
+    for path in models or []:
         directory = open_published(path).materialize(None) if _published_copy(path) else Path(path)
-        encoder = load_encoder(directory, layer=encoding_layer)
+        encoders.append(load_encoder(directory, layer=encoding_layer))
+    if descriptors:
+        from street2shop.descriptors import descriptor_encoder
+
+        encoders.append(descriptor_encoder(descriptors))
+    seen: dict[str, int] = {}
+    for encoder in encoders:
         seen[encoder.name] = seen.get(encoder.name, 0) + 1
         if seen[encoder.name] > 1:
             encoder.name = f"{encoder.name}-{seen[encoder.name]}"
-        encoders.append(encoder)
     return Embedder(list(zip(encoders, _weights_for(encoders, model_weights))))
 
 
@@ -111,6 +117,10 @@ def embed_catalogue(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     segment: SegmentParams | bool | None = None,
     mask_model: str | Path | None = None,
+    descriptors: int | None = None,
+    fit_queries: str | Path | pd.DataFrame | None = None,
+    fit_split: str | None = "val",
+    fit_objective: str = "mrr",
 ) -> BuildReport:
     """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``).
 
@@ -119,9 +129,17 @@ def embed_catalogue(
             parameters). The settings are recorded in ``index.json`` and the mask model bundled
             in the index, so search, evaluation and serving segment queries the same way.
         mask_model: a mask model folder (``street2shop.mask_model``) guiding the segmentation.
+        descriptors: add the garment descriptors as a part, at this input size.
+        fit_queries: user photos with ``pair_id`` (read from ``images`` too): fit the parts'
+            weights on them (:func:`street2shop.fusion.fit_part_weights`) and index with those;
+            the fit is recorded in ``index.json``'s ``fusion``.
+        fit_split: only the queries of this ``split`` (e.g. ``val``: never fit on test photos);
+            None: all of them.
 
-    A trained model whose ``model.json`` records other segment settings than these is used all
-    the same, with a warning: its pictures were not processed like the catalogue's.
+    With segmentation on, each part is given what it expects (``segment_option.takes_garment``):
+    the cut-out garment for feature extractors, descriptors and models trained with
+    ``--segment``, the whole picture for models trained on whole pictures. A model trained with
+    other segment settings than these is used all the same, with a warning.
     """
     frame = read_table(manifest)
     step = segment_step(segment, mask_model)
@@ -132,25 +150,95 @@ def embed_catalogue(
         backbone=backbone,
         weights=weights,
         image_size=image_size,
+        descriptors=descriptors,
     )
     embedder.transform = step
+    if step is not None:
+        embedder.parts = [EncoderWeighting(p.encoder, p.weight, takes_garment(p.encoder)) for p in embedder.parts]
     if models:
         warn_segment_mismatch(embedder, step)
+    source = image_source(images)
+    queries = read_table(fit_queries) if fit_queries is not None else None
+
+    def fit_on_queries(vectors: np.ndarray, items: pd.DataFrame) -> tuple[list[float], dict[str, Any]]:
+        fit = fit_weights_on_queries(
+            embedder, vectors, items, queries, source, split=fit_split, objective=fit_objective, batch_size=batch_size
+        )
+        return fit.model_weights, fit.as_dict()
+
     settings = {
         "backbone": backbone if not models else None,
         "weights": str(weights) if not models else None,
         "models": [part.encoder.name for part in embedder.parts] if models else None,
+        "descriptors": descriptors,
     }
     return build_index(
         frame,
-        image_source(images),
+        source,
         embedder,
         output,
         index_type=index_type,
         batch_size=batch_size,
         max_pixels=max_pixels,
         settings=settings,
+        fit_weights=fit_on_queries if queries is not None else None,
     )
+
+
+def fit_weights_on_queries(
+    embedder: Embedder,
+    vectors: np.ndarray,
+    items: pd.DataFrame,
+    queries: pd.DataFrame,
+    source: Any,
+    *,
+    split: str | None = "val",
+    objective: str = "mrr",
+    step: float = 0.1,
+    batch_size: int = 32,
+) -> Any:
+    """Fit the part weights of a catalogue's vectors on user photos whose ``pair_id`` it holds.
+
+    Returns:
+        A :class:`street2shop.fusion.FusionFit` (weights in the embedder's part order).
+
+    Raises:
+        InvalidParameter: fewer than two parts.
+        ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
+    """
+    from street2shop.evaluation import select_queries
+    from street2shop.fusion import fit_part_weights, split_parts
+    from street2shop.manifest import validate_manifest
+
+    if len(embedder.parts) < 2:
+        raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
+    if "pair_id" not in items.columns:
+        raise ManifestError("the catalogue has no pair_id column: nothing links the user photos to its products")
+    rows = select_queries(validate_manifest(queries).rows)
+    if split is not None:
+        if "split" not in rows.columns:
+            raise ManifestError(f"the queries have no 'split' column to pick split {split!r} from")
+        rows = rows[rows["split"].astype(str) == split]
+    rows = rows[rows["pair_id"].astype(str).isin(set(items["pair_id"].astype(str)))].reset_index(drop=True)
+    if rows.empty:
+        raise ManifestError("no user photo whose pair_id is in the catalogue" + (f" (split {split})" if split else "") + ": nothing to fit weights on")
+    embedded = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, progress_label="fit-weights queries")
+    for row in embedded.errors.head(20).itertuples():
+        logger.warning("fit-weights query %s: %s", row.image, row.reason)
+    layout = embedder.layout()
+    fit = fit_part_weights(
+        split_parts(embedded.vectors, layout),
+        split_parts(vectors, layout),
+        rows["pair_id"].astype(str).to_numpy()[embedded.rows],
+        items["pair_id"].astype(str).to_numpy(),
+        items["product_id"].astype(str).to_numpy(),
+        objective=objective,
+        step=step,
+    )
+    fit.validation["unreadable_queries"] = int(len(embedded.errors))
+    for warning in fit.warnings:
+        logger.warning("fit-weights: %s", warning)
+    return fit
 
 
 def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[str]:
@@ -159,8 +247,8 @@ def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[
     warnings = []
     for part in embedder.parts:
         encoder = part.encoder
-        if not encoder.classes and "segment" not in encoder.info:
-            continue  # a backbone encoder: it was not trained on any pictures of ours
+        if encoder.info.get("segment") is None:
+            continue  # not trained on cut-out garments: it is given whole pictures (takes_garment)
         difference = record_difference({key: encoder.info.get(key) for key in RECORD_KEYS}, wanted)
         if difference:
             warnings.append(

@@ -99,7 +99,7 @@ class SearchIndex:
         layout = info.get("layout", [])
         if not layout:
             raise IndexFormatError(f"{directory}: the index records no encoders")
-        parts: list[tuple[Encoder, float]] = []
+        parts: list[tuple[Encoder, float, bool]] = []
         if encoders is not None:
             by_fingerprint = {encoder.fingerprint: encoder for encoder in encoders}
             for part in layout:
@@ -110,11 +110,11 @@ class SearchIndex:
                         f"the index was built with model {part['name']!r} (fingerprint {part['fingerprint'][:12]}); "
                         f"the models given do not match it: {given}. Use the index's own models or rebuild the index"
                     )
-                parts.append((encoder, float(part.get("weight", 1.0))))
+                parts.append((encoder, float(part.get("weight", 1.0)), bool(part.get("transformed", True))))
         else:
             for part in layout:
                 encoder = load_encoder(directory / ENCODERS_DIR / part["name"], expected_fingerprint=part["fingerprint"])
-                parts.append((encoder, float(part.get("weight", 1.0))))
+                parts.append((encoder, float(part.get("weight", 1.0)), bool(part.get("transformed", True))))
         if transform is None:
             from street2shop.segment_option import step_from_record
 
@@ -173,11 +173,10 @@ class SearchIndex:
         started = time.perf_counter()
         pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])
         decoded = time.perf_counter()
-        segmented = self.embedder.transform is not None
-        if segmented:
-            pixels = self.embedder.transform(pixels)
+        garment = self.embedder.cut(pixels)
+        segmented = garment is not None
         cut = time.perf_counter()
-        vector, probabilities = self.embedder.embed_arrays_with_attributes([pixels], transform=False)
+        vector, probabilities = self.embedder.embed_arrays_with_attributes([pixels], cuts=[garment])
         embedded = time.perf_counter()
         results = self.search_vectors(vector, k=k, filters=filters)[0]
         searched = time.perf_counter()

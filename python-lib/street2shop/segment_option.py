@@ -149,6 +149,20 @@ def segment_record(transform: Any, *, bundled: bool = False) -> dict[str, Any]:
     return {"segment": None, "segment_pad": None, "segment_mask_model": None}
 
 
+def takes_garment(encoder: Any) -> bool:
+    """Whether an encoder is given the cut-out garment when an embedding segments.
+
+    A model trained on our pictures takes what it was trained on: the garment when its
+    ``model.json`` records segmentation, else the whole picture (attribute models trained
+    without ``--segment``; metric embeddings, trained on synthesised street views of whole
+    scenes). Feature extractors and garment descriptors take the garment.
+    """
+    info = getattr(encoder, "info", {}) or {}
+    if "segment" in info:
+        return info["segment"] is not None
+    return not (encoder.classes or info.get("kind") == "metric")
+
+
 def step_from_record(record: Mapping[str, Any], directory: str | os.PathLike[str]) -> SegmentStep | None:
     """Rebuild the step an index was built with from its settings and its bundled mask model.
 

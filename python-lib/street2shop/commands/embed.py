@@ -28,6 +28,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
     parser.add_argument("--errors", default=None, help="CSV of the rows that could not be indexed (default: OUT-errors.csv)")
     add_segment_arguments(parser, "index (search and serving then segment queries the same way)")
+    parser.add_argument(
+        "--descriptors", type=int, nargs="?", const=128, default=None, metavar="SIZE",
+        help="add the garment descriptors (colour, texture, shape; no weights) as a part, at SIZE px (default 128)",
+    )
+    parser.add_argument(
+        "--fit-weights", default=None, metavar="QUERIES",
+        help="user photos with pair_id (CSV/Parquet, pictures under --images): fit the parts' weights on them and index with those",
+    )
+    parser.add_argument("--fit-split", default="val", help="with --fit-weights: only queries of this split ('' for all; default val)")
+    parser.add_argument("--fit-objective", default="mrr", choices=["mrr", "top10"], help="with --fit-weights: what the weights maximise")
 
 
 def add_segment_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -72,10 +82,16 @@ def run(args: argparse.Namespace) -> int:
         max_pixels=args.max_pixels,
         segment=segment,
         mask_model=mask_model,
+        descriptors=args.descriptors,
+        fit_queries=args.fit_weights,
+        fit_split=args.fit_split or None,
+        fit_objective=args.fit_objective,
     )
     report.errors.to_csv(errors_path, index=False)
     for row in report.errors.head(20).itertuples():
         print(f"row {row.row} ({row.image}): {row.reason}", file=sys.stderr)
     summary = {"index": str(args.out), "indexed": report.indexed, "errors": len(report.errors), "errors_file": str(errors_path)}
-    print(json.dumps({**summary, "segment": segment is not None}))
+    fusion = report.info.get("fusion")
+    weights = {part["name"]: part["weight"] for part in report.info["layout"]}
+    print(json.dumps({**summary, "segment": segment is not None, "weights": weights, "fitted_on": (fusion or {}).get("validation", {}).get("queries")}))
     return 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
@@ -26,47 +25,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import ManifestError
-    from street2shop.evaluation import select_queries
-    from street2shop.fusion import fit_part_weights, split_parts, stored_vectors
-    from street2shop.jobs import image_source
-    from street2shop.manifest import read_table, validate_manifest
+    from street2shop.fusion import stored_vectors
+    from street2shop.jobs import fit_weights_on_queries, image_source
+    from street2shop.manifest import read_table
     from street2shop.search import SearchIndex
 
-    from street2shop.descriptors import register_descriptor_layers
-
-    register_descriptor_layers()  # an index may bundle a descriptor encoder; load_encoder does not know its layers yet
     index = SearchIndex.load(args.index)
     layout = index.info["layout"]
     if len(layout) < 2:
         raise ManifestError(f"{args.index} was built with one model ({layout[0]['name']}): there is nothing to weigh")
-    if "pair_id" not in index.items.columns:
-        raise ManifestError(f"{args.index}: the index's items have no pair_id column; rebuild it from a manifest with pair_id")
-    rows = select_queries(validate_manifest(read_table(args.queries)).rows)
-    if args.split is not None:
-        if "split" not in rows.columns:
-            raise ManifestError(f"{args.queries}: --split given but the manifest has no 'split' column")
-        rows = rows[rows["split"].astype(str) == args.split]
-    rows = rows[rows["pair_id"].astype(str).isin(set(index.items["pair_id"].astype(str)))].reset_index(drop=True)
-    if rows.empty:
-        raise ManifestError(f"{args.queries}: no user photo whose pair_id is in the index" + (f" (split {args.split})" if args.split else ""))
-    embedded = index.embedder.embed_source(image_source(args.images), rows["image"].tolist(), batch_size=args.batch_size, progress_label="queries")
-    for row in embedded.errors.head(20).itertuples():
-        print(f"query {rows.at[int(row.row), 'image']}: {row.reason}", file=sys.stderr)
-    fit = fit_part_weights(
-        split_parts(embedded.vectors, layout),
-        split_parts(stored_vectors(index.vectors), layout),
-        rows["pair_id"].astype(str).to_numpy()[embedded.rows],
-        index.items["pair_id"].astype(str).to_numpy(),
-        index.items["product_id"].astype(str).to_numpy(),
+    fit = fit_weights_on_queries(
+        index.embedder,
+        stored_vectors(index.vectors),
+        index.items,
+        read_table(args.queries),
+        image_source(args.images),
+        split=args.split,
         objective=args.objective,
         step=args.step,
+        batch_size=args.batch_size,
     )
-    for warning in fit.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
     result = {
         **fit.as_dict(),
         "index": str(args.index),
-        "unreadable_queries": int(len(embedded.errors)),
         "models_in_order": [part["name"] for part in layout],
         "embed_model_weights": "--model-weights " + " ".join(f"{w:g}" for w in fit.model_weights),
     }

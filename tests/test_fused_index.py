@@ -1,0 +1,87 @@
+"""A fused index: several parts (a model, garment descriptors), weights fitted on user photos, per-part segmentation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from street2shop.demo_catalog import make_demo_catalog
+from street2shop.encoders import save_encoder
+from street2shop.errors import InvalidParameter, ManifestError
+from street2shop.fusion import stored_vectors
+from street2shop.images import decode_image
+from street2shop.jobs import embed_catalogue
+from street2shop.search import SearchIndex
+from street2shop.segmentation import SegmentParams
+from street2shop.storage import LocalOutputDir
+from tiny_models import tiny_encoder
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fused")
+    demo = make_demo_catalog(root / "catalog", n_products=16, user_photos_per_product=2, image_size=96, duplicate_fraction=0.0)
+    model = tiny_encoder("whole", size=32, dim=8)
+    model.info["segment"] = None  # as a model trained on whole pictures records it
+    save_encoder(model, root / "whole")
+    return root, demo
+
+
+def test_weights_fitted_on_user_photos_are_used_by_the_index_and_its_queries(catalogue, tmp_path):
+    root, demo = catalogue
+    report = embed_catalogue(
+        manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "index"),
+        models=[root / "whole"], descriptors=32, fit_queries=demo.queries, fit_split=None, batch_size=8,
+    )
+    info = json.loads((tmp_path / "index" / "index.json").read_text())
+    fusion = info["fusion"]
+    assert [part["name"] for part in info["layout"]] == ["whole", "descriptors"]
+    assert [part["weight"] for part in info["layout"]] == pytest.approx(fusion["model_weights"])
+    assert fusion["validation"]["queries"] == len(pd.read_csv(demo.queries)) and report.info["fusion"] == fusion
+    # The stored vectors are those the loaded index's embedder (with the fitted weights) makes.
+    index = SearchIndex.load(tmp_path / "index")
+    gallery = pd.read_csv(demo.catalog, dtype=str)
+    pictures = [
+        decode_image((demo.images_dir / image).read_bytes(), max_pixels=10**7, name=image, min_side=index.embedder.sizes[-1])
+        for image in gallery["image"][:4]
+    ]
+    again = index.embedder.embed_arrays(pictures)
+    stored = stored_vectors(index.vectors)[:4]
+    np.testing.assert_allclose(np.sum(again * stored, axis=1), 1.0, atol=1e-5)
+
+
+def test_segmentation_reaches_only_the_parts_that_expect_the_garment(catalogue, tmp_path):
+    root, demo = catalogue
+    embed_catalogue(
+        manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "index"),
+        models=[root / "whole"], descriptors=32, segment=SegmentParams(), batch_size=8,
+    )
+    layout = json.loads((tmp_path / "index" / "index.json").read_text())["layout"]
+    assert {part["name"]: part["transformed"] for part in layout} == {"whole": False, "descriptors": True}
+    index = SearchIndex.load(tmp_path / "index")
+    query = (demo.images_dir / pd.read_csv(demo.queries)["image"][0]).read_bytes()
+    pixels = decode_image(query, max_pixels=10**7, name="q")
+    answer = index.answer(query, k=3)
+    assert answer.segmented
+    # The model part is the same whether or not the picture is cut out; the descriptors' part is not.
+    whole = index.embedder.embed_arrays([pixels], cuts=[pixels])
+    cut = index.embedder.embed_arrays([pixels])
+    model_dim = layout[0]["dim"]
+    np.testing.assert_allclose(
+        whole[0, :model_dim] / np.linalg.norm(whole[0, :model_dim]), cut[0, :model_dim] / np.linalg.norm(cut[0, :model_dim]), atol=1e-5
+    )
+    assert not np.allclose(whole[0, model_dim:], cut[0, model_dim:], atol=1e-3)
+
+
+def test_fitting_needs_two_parts_and_matching_queries(catalogue, tmp_path):
+    root, demo = catalogue
+    with pytest.raises(InvalidParameter, match="at least two parts"):
+        embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "one"),
+                        models=[root / "whole"], fit_queries=demo.queries, fit_split=None, batch_size=8)
+    with pytest.raises(ManifestError, match="split 'nope'|split nope"):
+        embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "two"),
+                        models=[root / "whole"], descriptors=32, fit_queries=demo.queries, fit_split="nope", batch_size=8)
+    assert not (tmp_path / "one").exists() and not (tmp_path / "two").exists()
