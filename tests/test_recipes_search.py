@@ -127,3 +127,19 @@ def test_bad_parameters_are_named(project):
         check=False,
     )
     assert done.returncode != 0 and "'index_type'" in done.stderr and "annoy" in done.stderr
+
+
+def test_embed_recipe_adds_descriptors_and_fits_weights_on_user_photos(project):
+    project.add_folder("index_fused", name="index_fused")
+    project.run_recipe(
+        "street2shop-embed",
+        inputs={"manifest": ["manifest"], "images": ["pictures"], "weights": ["weights"], "queries": ["queries"]},
+        outputs={"index": ["index_fused"]},
+        config={**EMBED_CONFIG, "descriptors": True, "descriptor_size": 32, "fit_weights": True, "fit_split": ""},
+        read_partitions={"manifest": ["spring", "autumn"]},
+    )
+    index = SearchIndex.load(folder_root(project, "index_fused"))
+    layout, fusion = index.info["layout"], index.info["fusion"]
+    assert [part["name"] for part in layout][-1] == "descriptors" and len(layout) == 2
+    assert fusion["validation"]["queries"] > 0
+    assert [part["weight"] for part in layout] == pytest.approx(fusion["model_weights"])

@@ -4,7 +4,7 @@ import tempfile
 
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
-from street2shop.dss.model_io import input_folders, local_weights, materialize_folders, materialize_optional
+from street2shop.dss.model_io import fit_queries, input_folders, local_weights, materialize_folders, materialize_optional
 from street2shop.dss.params import embed_params
 from street2shop.jobs import embed_catalogue
 from street2shop.storage import FolderImageStore, FolderOutputDir
@@ -18,6 +18,7 @@ def main() -> None:
     weights_folder = recipe_io.input_folder("weights", required=False)
     model_folders = input_folders("models")
     mask_folder = recipe_io.input_folder("mask_model", required=False)
+    queries = fit_queries(params.fit_weights)
     with (
         tempfile.TemporaryDirectory(prefix="street2shop-weights-") as local,
         tempfile.TemporaryDirectory(prefix="street2shop-mask-model-") as local_mask,
@@ -42,6 +43,10 @@ def main() -> None:
             max_pixels=params.max_pixels,
             segment=params.segment,
             mask_model=mask_model,
+            descriptors=params.descriptors,
+            fit_queries=queries,
+            fit_split=params.fit_split,
+            fit_objective=params.fit_objective,
         )
     # 3. Write the other outputs.
     recipe_io.write_output_frame("errors", report.errors, required=False)

@@ -40,6 +40,20 @@ def optional_frame(role: str) -> pd.DataFrame | None:
     return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)
 
 
+def fit_queries(wanted: bool) -> pd.DataFrame | None:
+    """The embed recipe's optional user photos for fitting part weights, when 'Fit part weights' is on.
+
+    Raises:
+        InvalidParameter: the option is on but no such dataset is connected.
+    """
+    frame = optional_frame("queries")
+    if wanted and frame is None:
+        raise InvalidParameter("'Fit part weights' is on but no 'User photos for fitting weights' dataset is connected")
+    if not wanted and frame is not None:
+        logger.warning("a 'User photos for fitting weights' dataset is connected but 'Fit part weights' is off: it is not used")
+    return frame if wanted else None
+
+
 def materialize_optional(folder: Any, directory: str | Path) -> Path | None:
     """An optional input folder's current version, downloaded into ``directory`` (None when not connected)."""
     return Path(open_published(folder).materialize(directory)) if folder is not None else None

@@ -26,6 +26,10 @@ class EmbedParams:
     model_weights: dict[str, float] | None = None
     encoding_layer: str | None = None
     segment: SegmentParams | None = None  # the recipe's 'segment' on: its parameters
+    descriptors: int | None = None  # the garment descriptors' input size, when on
+    fit_weights: bool = False
+    fit_split: str | None = "val"
+    fit_objective: str = "mrr"
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ def embed_params(config: Mapping[str, Any]) -> EmbedParams:
         model_weights=_number_map(config, "model_weights") or None,
         encoding_layer=_text(config, "encoding_layer") or None,
         segment=segment_option(config),
+        descriptors=_integer(config, "descriptor_size", 128, minimum=32, maximum=512) if _boolean(config, "descriptors", False) else None,
+        fit_weights=_boolean(config, "fit_weights", False),
+        fit_split=(_text(config, "fit_split") if "fit_split" in config else "val") or None,
+        fit_objective=_choice(config, "fit_objective", ("mrr", "top10"), "mrr"),
     )
 
 
