@@ -20,6 +20,7 @@ from street2shop.search import SearchIndex
 from street2shop.segment_option import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
 from street2shop.segmentation import SegmentParams
 from street2shop.storage import ImageSource, open_image_store, open_published
+from street2shop.synthetic_queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +122,7 @@ def embed_catalogue(
     fit_queries: str | Path | pd.DataFrame | None = None,
     fit_split: str | None = "val",
     fit_objective: str = "mrr",
+    fit_synthesised: int | None = None,
 ) -> BuildReport:
     """Embed a catalogue's pictures and publish its index folder (``street2shop embed``, recipe ``street2shop-embed``).
 
@@ -135,6 +137,9 @@ def embed_catalogue(
             the fit is recorded in ``index.json``'s ``fusion``.
         fit_split: only the queries of this ``split`` (e.g. ``val``: never fit on test photos);
             None: all of them.
+        fit_synthesised: fit on synthesised user photos of up to this many catalogue products
+            (:mod:`street2shop.synthetic_queries`) when ``fit_queries`` is None or holds no usable
+            photo; None: never. ``fusion.pairs`` records which: ``real`` or ``synthesised``.
 
     With segmentation on, each part is given what it expects (``segment_option.takes_garment``):
     the cut-out garment for feature extractors, descriptors and models trained with
@@ -160,11 +165,33 @@ def embed_catalogue(
     source = image_source(images)
     queries = read_table(fit_queries) if fit_queries is not None else None
 
+    if fit_synthesised is not None and fit_synthesised < 2:
+        raise InvalidParameter(f"synthesised pairs need at least 2 products, got {fit_synthesised}")
+    fitting = queries is not None or fit_synthesised is not None
+
     def fit_on_queries(vectors: np.ndarray, items: pd.DataFrame) -> tuple[list[float], dict[str, Any]]:
-        fit = fit_weights_on_queries(
-            embedder, vectors, items, queries, source, split=fit_split, objective=fit_objective, batch_size=batch_size
+        fallback = None
+        if queries is not None:
+            try:
+                fit = fit_weights_on_queries(
+                    embedder, vectors, items, queries, source, split=fit_split, objective=fit_objective, batch_size=batch_size
+                )
+                return fit.model_weights, {**fit.as_dict(), "pairs": "real"}
+            except ManifestError as err:
+                if fit_synthesised is None:
+                    raise
+                fallback = str(err)
+                logger.warning("cannot fit the part weights on the user photos (%s): fitting on synthesised pairs instead", err)
+        else:
+            logger.info("no user photos to fit the part weights on: fitting on synthesised user->shop pairs")
+        fit, synthetic = fit_weights_on_synthesised(
+            embedder, vectors, items, source, products=int(fit_synthesised), objective=fit_objective,
+            batch_size=batch_size, max_pixels=max_pixels,
         )
-        return fit.model_weights, fit.as_dict()
+        record = {**fit.as_dict(), "pairs": SYNTHESISED, "synthesis": synthetic.record()}
+        if fallback is not None:
+            record["fallback_reason"] = fallback
+        return fit.model_weights, record
 
     settings = {
         "backbone": backbone if not models else None,
@@ -181,7 +208,7 @@ def embed_catalogue(
         batch_size=batch_size,
         max_pixels=max_pixels,
         settings=settings,
-        fit_weights=fit_on_queries if queries is not None else None,
+        fit_weights=fit_on_queries if fitting else None,
     )
 
 
@@ -207,7 +234,6 @@ def fit_weights_on_queries(
         ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
     """
     from street2shop.evaluation import select_queries
-    from street2shop.fusion import fit_part_weights, split_parts
     from street2shop.manifest import validate_manifest
 
     if len(embedder.parts) < 2:
@@ -225,17 +251,80 @@ def fit_weights_on_queries(
     embedded = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, progress_label="fit-weights queries")
     for row in embedded.errors.head(20).itertuples():
         logger.warning("fit-weights query %s: %s", row.image, row.reason)
+    fit = _fit_parts(
+        embedder, embedded.vectors, rows["pair_id"].astype(str).to_numpy()[embedded.rows], vectors, items, "pair_id",
+        objective=objective, step=step,
+    )
+    fit.validation["unreadable_queries"] = int(len(embedded.errors))
+    return fit
+
+
+def fit_weights_on_synthesised(
+    embedder: Embedder,
+    vectors: np.ndarray,
+    items: pd.DataFrame,
+    source: Any,
+    *,
+    products: int = DEFAULT_PRODUCTS,
+    seed: int = 0,
+    objective: str = "mrr",
+    step: float = 0.1,
+    batch_size: int = 32,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[Any, SyntheticQueries]:
+    """Fit the part weights of a catalogue's vectors on synthesised user photos of its own products.
+
+    One street-like view of one shop picture per picked product
+    (:func:`street2shop.synthetic_queries.synthesise_queries`), embedded like a real photo (the
+    embedder's segmentation reaches the parts that expect the garment); its pair is its
+    product's ``pair_id``, or its ``product_id`` when the catalogue has no pair ids.
+
+    Returns:
+        The :class:`street2shop.fusion.FusionFit` and the synthesised queries.
+
+    Raises:
+        InvalidParameter: fewer than two parts.
+        ManifestError: fewer than two products whose picture could be cut out.
+    """
+    from street2shop.synthetic_queries import synthesise_queries
+
+    if len(embedder.parts) < 2:
+        raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
+    transform = embedder.transform
+    synthetic = synthesise_queries(
+        items, source, products=products, seed=seed, max_pixels=max_pixels,
+        segment=transform.params if isinstance(transform, SegmentStep) else None,
+    )
+    query_vectors = embedder.embed_arrays(list(synthetic.views), batch_size=batch_size)
+    fit = _fit_parts(embedder, query_vectors, synthetic.pairs, vectors, items, synthetic.pair_column, objective=objective, step=step)
+    fit.validation["unusable_pictures"] = int(len(synthetic.errors))
+    return fit, synthetic
+
+
+def _fit_parts(
+    embedder: Embedder,
+    query_vectors: np.ndarray,
+    query_pairs: np.ndarray,
+    vectors: np.ndarray,
+    items: pd.DataFrame,
+    pair_column: str,
+    *,
+    objective: str,
+    step: float,
+) -> Any:
+    """:func:`street2shop.fusion.fit_part_weights` on embedded queries against the catalogue's vectors."""
+    from street2shop.fusion import fit_part_weights, split_parts
+
     layout = embedder.layout()
     fit = fit_part_weights(
-        split_parts(embedded.vectors, layout),
+        split_parts(query_vectors, layout),
         split_parts(vectors, layout),
-        rows["pair_id"].astype(str).to_numpy()[embedded.rows],
-        items["pair_id"].astype(str).to_numpy(),
+        query_pairs,
+        items[pair_column].astype(str).to_numpy(),
         items["product_id"].astype(str).to_numpy(),
         objective=objective,
         step=step,
     )
-    fit.validation["unreadable_queries"] = int(len(embedded.errors))
     for warning in fit.warnings:
         logger.warning("fit-weights: %s", warning)
     return fit
@@ -283,3 +372,37 @@ def evaluate_catalogue(
     if report is not None:
         write_evaluation_report(result, loaded, source, report)
     return result
+
+
+def compare_parts(index: SearchIndex, queries: pd.DataFrame, images: Any, *, ks: Sequence[int] = (1, 10, 20), batch_size: int = 32) -> pd.DataFrame:
+    """User->shop retrieval of each part of a multi-part index alone, with equal weights and as indexed.
+
+    Returns:
+        One row per method: ``method``, ``top_<k>`` for each k, ``mrr``; unreadable queries count as misses.
+    """
+    from street2shop.evaluation import select_queries
+    from street2shop.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
+    from street2shop.manifest import validate_manifest
+
+    rows = select_queries(validate_manifest(queries).rows)
+    rows = rows[rows["pair_id"].astype(str).isin(set(index.items["pair_id"].astype(str)))].reset_index(drop=True)
+    if rows.empty:
+        raise ManifestError("no query (source=user with a pair_id found in the index) to compare the parts on")
+    embedded = index.embedder.embed_source(image_source(images), rows["image"].tolist(), batch_size=batch_size, progress_label="queries")
+    layout = index.info["layout"]
+    catalogue = stored_vectors(index.vectors)
+    query_parts, gallery_parts = split_parts(embedded.vectors, layout), split_parts(catalogue, layout)
+    pairs = rows["pair_id"].astype(str).to_numpy()[embedded.rows]
+    gallery_pairs, products = index.items["pair_id"].astype(str).to_numpy(), index.items["product_id"].astype(str).to_numpy()
+    methods = {name: query_parts[name] @ gallery_parts[name].T for name in query_parts}
+    if len(layout) > 1:
+        methods["all parts, equal weights"] = fused_scores(query_parts, gallery_parts, {name: 1.0 for name in query_parts})
+        label = "all parts, fitted weights (the index)" if index.info.get("fusion") else "all parts, the index's weights"
+        methods[label] = embedded.vectors @ catalogue.T
+    table = []
+    for method, scores in methods.items():
+        ranks = np.zeros(len(rows), dtype=np.int64)  # unreadable queries stay at 0: a miss
+        ranks[embedded.rows] = product_ranks(scores, pairs, gallery_pairs, products)
+        scored = retrieval_scores(ranks, ks)
+        table.append({"method": method, **{f"top_{k}": scored["top_k"][str(k)] for k in ks}, "mrr": scored["mrr"]})
+    return pd.DataFrame(table)
