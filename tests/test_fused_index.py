@@ -41,6 +41,7 @@ def test_weights_fitted_on_user_photos_are_used_by_the_index_and_its_queries(cat
     assert [part["name"] for part in info["layout"]] == ["whole", "descriptors"]
     assert [part["weight"] for part in info["layout"]] == pytest.approx(fusion["model_weights"])
     assert fusion["validation"]["queries"] == len(pd.read_csv(demo.queries)) and report.info["fusion"] == fusion
+    assert fusion["pairs"] == "real"
     # The stored vectors are those the loaded index's embedder (with the fitted weights) makes.
     index = SearchIndex.load(tmp_path / "index")
     gallery = pd.read_csv(demo.catalog, dtype=str)
@@ -85,3 +86,52 @@ def test_fitting_needs_two_parts_and_matching_queries(catalogue, tmp_path):
         embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "two"),
                         models=[root / "whole"], descriptors=32, fit_queries=demo.queries, fit_split="nope", batch_size=8)
     assert not (tmp_path / "one").exists() and not (tmp_path / "two").exists()
+
+
+def test_synthesised_queries_are_one_street_like_view_per_picked_product(catalogue):
+    from street2shop.images import fit_to_square
+    from street2shop.jobs import image_source
+    from street2shop.synthetic_queries import synthesise_queries
+
+    _, demo = catalogue
+    items = pd.read_csv(demo.catalog, dtype=str)
+    source = image_source(demo.images_dir)
+    queries = synthesise_queries(items, source, products=5, size=48, seed=3)
+    assert queries.views.shape == (5, 48, 48, 3) and queries.views.dtype == np.uint8
+    assert len(set(queries.products)) == 5 and queries.pair_column == "pair_id"
+    pair_of = dict(zip(items["product_id"], items["pair_id"]))
+    assert list(queries.pairs) == [pair_of[p] for p in queries.products]
+    assert queries.record()["views"] == 5
+    # Each view is its shop picture transformed, not the picture itself.
+    for view, image in zip(queries.views, queries.images):
+        shop = fit_to_square(decode_image((demo.images_dir / image).read_bytes(), max_pixels=10**7, name=image), 48)
+        assert np.abs(view.astype(int) - shop.astype(int)).mean() > 5
+    # The same seed picks the same products; without pair ids, each view's pair is its product.
+    unpaired = synthesise_queries(items.drop(columns=["pair_id"]), source, products=5, size=48, seed=3)
+    assert unpaired.pair_column == "product_id" and list(unpaired.pairs) == list(unpaired.products) == list(queries.products)
+
+
+def test_weights_fitted_on_synthesised_pairs_from_shop_pictures_only(catalogue, tmp_path, capsys):
+    from street2shop.cli import main
+
+    root, demo = catalogue
+    report = embed_catalogue(
+        manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "index"),
+        models=[root / "whole"], descriptors=32, fit_synthesised=16, batch_size=8,
+    )
+    info = json.loads((tmp_path / "index" / "index.json").read_text())
+    fusion = info["fusion"]
+    assert fusion["pairs"] == "synthesised" and report.info["fusion"] == fusion
+    assert fusion["validation"]["queries"] == 16 and fusion["synthesis"]["pair_column"] == "pair_id"
+    assert [part["weight"] for part in info["layout"]] == pytest.approx(fusion["model_weights"])
+    assert "fallback_reason" not in fusion
+    # fit-weights: synthesised pairs only as the fallback for user photos that cannot be used.
+    args = ["fit-weights", "--index", tmp_path / "index", "--images", demo.images_dir, "--queries", demo.queries, "--split", "nope"]
+    capsys.readouterr()
+    assert main([str(a) for a in args]) == 2
+    assert main([str(a) for a in [*args, "--synthesised", 4]]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["pairs"] == "synthesised" and printed["validation"]["queries"] == 4 and "nope" in printed["fallback_reason"]
+    with pytest.raises(InvalidParameter, match="at least 2 products"):
+        embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "bad"),
+                        models=[root / "whole"], descriptors=32, fit_synthesised=1)

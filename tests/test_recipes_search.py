@@ -141,5 +141,21 @@ def test_embed_recipe_adds_descriptors_and_fits_weights_on_user_photos(project):
     index = SearchIndex.load(folder_root(project, "index_fused"))
     layout, fusion = index.info["layout"], index.info["fusion"]
     assert [part["name"] for part in layout][-1] == "descriptors" and len(layout) == 2
-    assert fusion["validation"]["queries"] > 0
+    assert fusion["validation"]["queries"] > 0 and fusion["pairs"] == "real"
     assert [part["weight"] for part in layout] == pytest.approx(fusion["model_weights"])
+
+
+def test_embed_recipe_fits_weights_on_synthesised_photos_without_user_photos(project):
+    project.add_folder("index_synthesised", name="index_synthesised")
+    done = project.run_recipe(
+        "street2shop-embed",
+        inputs={"manifest": ["manifest"], "images": ["pictures"], "weights": ["weights"]},
+        outputs={"index": ["index_synthesised"]},
+        config={**EMBED_CONFIG, "descriptors": True, "descriptor_size": 32, "fit_weights": True, "fit_synthesised_products": 4},
+        read_partitions={"manifest": ["spring", "autumn"]},
+    )
+    index = SearchIndex.load(folder_root(project, "index_synthesised"))
+    layout, fusion = index.info["layout"], index.info["fusion"]
+    assert fusion["pairs"] == "synthesised" and fusion["validation"]["queries"] == 4
+    assert [part["weight"] for part in layout] == pytest.approx(fusion["model_weights"])
+    assert "fitting on synthesised user photos" in done.stderr

@@ -47,6 +47,8 @@ def main() -> None:
             fit_queries=queries,
             fit_split=params.fit_split,
             fit_objective=params.fit_objective,
+            # Without usable user photos, 'Fit part weights' fits on synthesised ones.
+            fit_synthesised=params.fit_synthesised_products if params.fit_weights else None,
         )
     # 3. Write the other outputs.
     recipe_io.write_output_frame("errors", report.errors, required=False)

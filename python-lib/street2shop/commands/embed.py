@@ -37,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="user photos with pair_id (CSV/Parquet, pictures under --images): fit the parts' weights on them and index with those",
     )
     parser.add_argument("--fit-split", default="val", help="with --fit-weights: only queries of this split ('' for all; default val)")
-    parser.add_argument("--fit-objective", default="mrr", choices=["mrr", "top10"], help="with --fit-weights: what the weights maximise")
+    parser.add_argument("--fit-objective", default="mrr", choices=["mrr", "top10"], help="what the fitted weights maximise")
+    parser.add_argument(
+        "--fit-synthesised", type=int, nargs="?", const=200, default=None, metavar="N",
+        help="fit the parts' weights on synthesised user photos of up to N catalogue products (default 200) "
+        "when no --fit-weights is given or it has no usable photo",
+    )
 
 
 def add_segment_arguments(parser: argparse.ArgumentParser, what: str) -> None:
@@ -86,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         fit_queries=args.fit_weights,
         fit_split=args.fit_split or None,
         fit_objective=args.fit_objective,
+        fit_synthesised=args.fit_synthesised,
     )
     report.errors.to_csv(errors_path, index=False)
     for row in report.errors.head(20).itertuples():
@@ -93,5 +99,8 @@ def run(args: argparse.Namespace) -> int:
     summary = {"index": str(args.out), "indexed": report.indexed, "errors": len(report.errors), "errors_file": str(errors_path)}
     fusion = report.info.get("fusion")
     weights = {part["name"]: part["weight"] for part in report.info["layout"]}
-    print(json.dumps({**summary, "segment": segment is not None, "weights": weights, "fitted_on": (fusion or {}).get("validation", {}).get("queries")}))
+    print(json.dumps({
+        **summary, "segment": segment is not None, "weights": weights, "fitted_on": (fusion or {}).get("validation", {}).get("queries"),
+        "fit_pairs": (fusion or {}).get("pairs"),
+    }))
     return 0

@@ -14,8 +14,13 @@ HELP = "fit each model's weight in a multi-part index on user photos with pair_i
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True, help="index folder built with several models (embed --models A B ...)")
-    parser.add_argument("--images", required=True, help="folder of the query pictures, or s3://bucket/prefix")
-    parser.add_argument("--queries", required=True, help="CSV or Parquet manifest of user photos with pair_id (validation pairs)")
+    parser.add_argument("--images", required=True, help="folder of the query pictures (and, with --synthesised, the catalogue's), or s3://bucket/prefix")
+    parser.add_argument("--queries", default=None, help="CSV or Parquet manifest of user photos with pair_id (validation pairs)")
+    parser.add_argument(
+        "--synthesised", type=int, nargs="?", const=200, default=None, metavar="N",
+        help="fit on synthesised user photos of up to N of the index's products (default 200) when no --queries "
+        "is given or it has no usable photo",
+    )
     parser.add_argument("--split", default=None, help="use only query rows whose 'split' column has this value (e.g. val)")
     parser.add_argument("--objective", default="mrr", choices=["mrr", "top10"], help="what to maximise (default: mean reciprocal rank)")
     parser.add_argument("--step", type=float, default=0.1, help="grid step on the simplex of part shares (default 0.1)")
@@ -24,29 +29,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.errors import ManifestError
+    from street2shop.errors import InvalidParameter, ManifestError
     from street2shop.fusion import stored_vectors
-    from street2shop.jobs import fit_weights_on_queries, image_source
+    from street2shop.jobs import fit_weights_on_queries, fit_weights_on_synthesised, image_source
     from street2shop.manifest import read_table
     from street2shop.search import SearchIndex
 
+    if args.queries is None and args.synthesised is None:
+        raise InvalidParameter("give --queries (real user photos), --synthesised, or both (synthesised as the fallback)")
+    if args.synthesised is not None and args.synthesised < 2:
+        raise InvalidParameter(f"--synthesised needs at least 2 products, got {args.synthesised}")
     index = SearchIndex.load(args.index)
     layout = index.info["layout"]
     if len(layout) < 2:
         raise ManifestError(f"{args.index} was built with one model ({layout[0]['name']}): there is nothing to weigh")
-    fit = fit_weights_on_queries(
-        index.embedder,
-        stored_vectors(index.vectors),
-        index.items,
-        read_table(args.queries),
-        image_source(args.images),
-        split=args.split,
-        objective=args.objective,
-        step=args.step,
-        batch_size=args.batch_size,
-    )
+    vectors, source = stored_vectors(index.vectors), image_source(args.images)
+    fit, record = None, {}
+    if args.queries is not None:
+        try:
+            fit = fit_weights_on_queries(
+                index.embedder, vectors, index.items, read_table(args.queries), source,
+                split=args.split, objective=args.objective, step=args.step, batch_size=args.batch_size,
+            )
+            record = {"pairs": "real"}
+        except ManifestError as err:
+            if args.synthesised is None:
+                raise
+            record = {"fallback_reason": str(err)}
+    if fit is None:
+        fit, synthetic = fit_weights_on_synthesised(
+            index.embedder, vectors, index.items, source,
+            products=args.synthesised, objective=args.objective, step=args.step, batch_size=args.batch_size,
+        )
+        record = {"pairs": "synthesised", "synthesis": synthetic.record(), **record}
     result = {
         **fit.as_dict(),
+        **record,
         "index": str(args.index),
         "models_in_order": [part["name"] for part in layout],
         "embed_model_weights": "--model-weights " + " ".join(f"{w:g}" for w in fit.model_weights),

@@ -43,12 +43,12 @@ def optional_frame(role: str) -> pd.DataFrame | None:
 def fit_queries(wanted: bool) -> pd.DataFrame | None:
     """The embed recipe's optional user photos for fitting part weights, when 'Fit part weights' is on.
 
-    Raises:
-        InvalidParameter: the option is on but no such dataset is connected.
+    None when the option is off or no such dataset is connected (the recipe then fits on
+    synthesised user photos, and says so in the log).
     """
     frame = optional_frame("queries")
     if wanted and frame is None:
-        raise InvalidParameter("'Fit part weights' is on but no 'User photos for fitting weights' dataset is connected")
+        logger.info("'Fit part weights' is on and no 'User photos for fitting weights' dataset is connected: fitting on synthesised user photos")
     if not wanted and frame is not None:
         logger.warning("a 'User photos for fitting weights' dataset is connected but 'Fit part weights' is off: it is not used")
     return frame if wanted else None

@@ -30,6 +30,7 @@ class EmbedParams:
     fit_weights: bool = False
     fit_split: str | None = "val"
     fit_objective: str = "mrr"
+    fit_synthesised_products: int = 200  # without usable user photos, fit on synthesised photos of this many products
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,9 @@ def embed_params(config: Mapping[str, Any]) -> EmbedParams:
         fit_weights=_boolean(config, "fit_weights", False),
         fit_split=(_text(config, "fit_split") if "fit_split" in config else "val") or None,
         fit_objective=_choice(config, "fit_objective", ("mrr", "top10"), "mrr"),
+        fit_synthesised_products=_integer(
+            config, "fit_synthesised_products", EmbedParams.fit_synthesised_products, minimum=2, maximum=100_000
+        ),
     )
 
 
