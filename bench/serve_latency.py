@@ -78,11 +78,11 @@ def api_latency(work: Path, requests_count: int, products: int, backbone: str) -
                 index.embedder.encode_batch([prepared[i % len(prepared)]])
                 forward_ms.append((time.perf_counter() - started) * 1000)
     finally:
-        server.send_signal(signal.SIGINT)
+        server.send_signal(signal.SIGTERM)  # SIGINT is ignored when this bench runs in the background
         try:
             server.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            print("the server did not stop within 60 s of SIGINT: killed", file=sys.stderr)
+            print("the server did not stop within 60 s of SIGTERM: killed", file=sys.stderr)
             server.kill()
             server.wait()
     p50 = pct(client_ms, 50)

@@ -187,3 +187,25 @@ def test_serve_command_listens_on_loopback_until_stopped(built, monkeypatch, cap
     thread.join(timeout=60)
     assert outcome == [0]
     assert f"on {url}/" in capsys.readouterr().out
+
+
+def test_serve_process_stops_cleanly_on_sigterm(built):
+    import signal
+    import sys
+
+    # Started in the background, as a process manager would (SIGINT may be ignored there).
+    index_dir, images, _ = built
+    process = subprocess.Popen(
+        [sys.executable, "-m", "street2shop.cli", "serve", "--index", str(index_dir), "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        line = process.stdout.readline()
+        url = line.split(" on ")[1].split("/ ")[0]
+        assert requests.get(url + "/health", timeout=30).json()["items"] == 6
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -8,6 +8,7 @@ body size limit, no C build, runs the same on Linux, macOS and Windows).
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from pathlib import Path
@@ -216,7 +217,7 @@ def serve_forever(
     threads: int = 8,
     on_ready: Any = None,
 ) -> None:
-    """Serve the API, the page and the thumbnails until interrupted (Ctrl-C).
+    """Serve the API, the page and the thumbnails until interrupted (Ctrl-C, or SIGTERM from a process manager).
 
     Args:
         index: an index folder or a loaded ``SearchIndex``.
@@ -229,6 +230,9 @@ def serve_forever(
     logger.info("serving on %s (API: POST %s%s)", url, url, api_path())
     if on_ready is not None:
         on_ready(url)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.run()
     except KeyboardInterrupt:
@@ -236,3 +240,10 @@ def serve_forever(
     finally:
         server.close()
         server.task_dispatcher.shutdown()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """SIGTERM stops the server as Ctrl-C does."""
+    raise KeyboardInterrupt
