@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import http.client
 import json
 import os
 import platform
@@ -35,7 +36,6 @@ def pct(values: list[float], q: float) -> float:
 
 def api_latency(work: Path, requests_count: int, products: int, backbone: str) -> dict:
     """200 requests through the local server on a demo index; stage split and forward-pass baseline."""
-    import requests
 
     from street2shop.demo_catalog import make_demo_catalog
     from street2shop.images import decode_image
@@ -60,23 +60,34 @@ def api_latency(work: Path, requests_count: int, products: int, backbone: str) -
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )
     try:
-        base = re.search(r"on (http://127\.0\.0\.1:\d+)/", server.stdout.readline()).group(1)
-        url = base + api_path()
-        with requests.Session() as session:
-            for body in bodies[:5]:  # warm-up
-                session.post(url, data=body, headers={"Content-Type": "application/json"}, timeout=60).raise_for_status()
-                index.embedder.encode_batch([prepared[0]])
-            for i in range(requests_count):
-                started = time.perf_counter()
-                reply = session.post(url, data=bodies[i % len(bodies)], headers={"Content-Type": "application/json"}, timeout=60)
-                client_ms.append((time.perf_counter() - started) * 1000)
-                reply.raise_for_status()
-                timing = reply.json()["response"]["timing_ms"]
-                for name in stages:
-                    stages[name].append(float(timing[name]))
-                started = time.perf_counter()
-                index.embedder.encode_batch([prepared[i % len(prepared)]])
-                forward_ms.append((time.perf_counter() - started) * 1000)
+        port = int(re.search(r"on http://127\.0\.0\.1:(\d+)/", server.stdout.readline()).group(1))
+        path = api_path()
+        # A plain keep-alive HTTP/1.1 client (as a shop's backend would use): `requests` adds about
+        # 1.5-2 ms of its own per call on this machine (measured), which is not the server's time.
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+        def post(body: str) -> dict:
+            connection.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            reply = connection.getresponse()
+            data = reply.read()
+            if reply.status != 200:
+                raise RuntimeError(f"HTTP {reply.status}: {data[:200]!r}")
+            return json.loads(data)
+
+        for body in bodies[:5]:  # warm-up
+            post(body)
+            index.embedder.encode_batch([prepared[0]])
+        for i in range(requests_count):
+            started = time.perf_counter()
+            answer = post(bodies[i % len(bodies)])
+            client_ms.append((time.perf_counter() - started) * 1000)
+            timing = answer["response"]["timing_ms"]
+            for name in stages:
+                stages[name].append(float(timing[name]))
+            started = time.perf_counter()
+            index.embedder.encode_batch([prepared[i % len(prepared)]])
+            forward_ms.append((time.perf_counter() - started) * 1000)
+        connection.close()
     finally:
         server.send_signal(signal.SIGTERM)  # SIGINT is ignored when this bench runs in the background
         try:
@@ -96,6 +107,7 @@ def api_latency(work: Path, requests_count: int, products: int, backbone: str) -
         "stages_ms": {name: {"p50": pct(values, 50), "p95": pct(values, 95)} for name, values in stages.items()},
         "forward_pass_ms": {"p50": forward_p50, "p95": pct(forward_ms, 95)},
         "beyond_forward_share_of_p50": round((p50 - forward_p50) / p50, 3),
+        "beyond_forward_share_of_server_p50": round((pct(stages["total"], 50) - forward_p50) / pct(stages["total"], 50), 3),
     }
 
 
@@ -186,7 +198,8 @@ def main() -> None:
     print(f"| client round trip | {api['client_ms']['p50']} | {api['client_ms']['p95']} |")
     print(f"| baseline: forward pass alone | {api['forward_pass_ms']['p50']} | {api['forward_pass_ms']['p95']} |")
     share = api["beyond_forward_share_of_p50"]
-    print(f"\nbeyond the forward pass: {share:.1%} of the p50 (target <= 20%: {'met' if share <= 0.2 else 'NOT met'})\n")
+    print(f"\nbeyond the forward pass: {share:.1%} of the client p50 (target <= 20%: {'met' if share <= 0.2 else 'NOT met'}); "
+          f"{api['beyond_forward_share_of_server_p50']:.1%} of the server's own p50\n")
     if search is None:
         return
     print(f"## search alone: {search['items']} items x {search['dim']} dims, {search['queries']} queries, k={search['k']}, 1 thread\n")
