@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
-from pathlib import Path
 
 NAME = "fit-weights"
 HELP = "fit each model's weight in a multi-part index on user photos with pair_id; prints the weights JSON"
@@ -34,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from street2shop.jobs import fit_weights_on_queries, fit_weights_on_synthesised, image_source
     from street2shop.manifest import read_table
     from street2shop.search import SearchIndex
+    from street2shop.storage import write_atomic
 
     if args.queries is None and args.synthesised is None:
         raise InvalidParameter("give --queries (real user photos), --synthesised, or both (synthesised as the fallback)")
@@ -71,18 +69,6 @@ def run(args: argparse.Namespace) -> int:
     }
     text = json.dumps(result, indent=2)
     if args.out:
-        _write_atomically(Path(args.out), text + "\n")
+        write_atomic(args.out, (text + "\n").encode("utf-8"))
     print(text)
     return 0
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -27,9 +27,9 @@ from street2shop.scraping.state import (
     CsvJournal,
     DirectoryImages,
     JsonLinesJournal,
-    write_atomic,
     write_csv_atomic,
 )
+from street2shop.storage import write_atomic
 
 logger = logging.getLogger(__name__)
 

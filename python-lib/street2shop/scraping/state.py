@@ -14,7 +14,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from street2shop.errors import StorageError
+from street2shop.storage import write_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -260,20 +260,6 @@ class CrawlState:
         self.visited_ids.add(str(visit["product_id"]))
         if visit.get("url"):
             self.visited_urls.add(str(visit["url"]))
-
-
-def write_atomic(path: str | Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then rename it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".tmp-")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def write_csv_atomic(frame: pd.DataFrame, path: str | Path) -> None:
