@@ -98,7 +98,8 @@ def untrained_cnn(pictures: list[np.ndarray], size: int = 128) -> np.ndarray:
 
 def main() -> None:
     from street2shop.dedup.calibration import pair_set
-    from street2shop.dedup.job import DedupParams, find_duplicates, hashes_by_manifest_row
+    from street2shop.dedup.job import find_duplicates, hashes_by_manifest_row
+    from street2shop.dedup.params import DedupParams
     from street2shop.demo_catalog import make_demo_catalog
     from street2shop.images import decode_image
 

@@ -11,17 +11,9 @@ import pytest
 
 from street2shop.dedup.calibration import pair_set
 from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
-from street2shop.dedup.job import (
-    Catalogue,
-    DedupParams,
-    calibrate_thresholds,
-    check_duplicate_count,
-    check_new_products,
-    find_duplicates,
-    load_catalogue,
-    read_summary,
-    write_outputs,
-)
+from street2shop.dedup.job import Catalogue, calibrate_thresholds, check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
+from street2shop.dedup.params import DedupParams
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images import decode_image, encode_jpeg
 from test_dedup_hashing import product_shot

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from street2shop.dedup.job import DedupParams
+from street2shop.dedup.params import DedupParams
 from street2shop.dedup.pairs import vector_neighbours
 from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, picture_features, verify_pair, verify_pairs
 from street2shop.demo_catalog import _sample_spec, render_garment

@@ -21,7 +21,7 @@ def _keep(text: str) -> str:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from street2shop.dedup.job import DEFAULT_MAX_HAMMING, DEFAULT_MIN_COSINE, DEFAULT_MIN_THUMB_CORRELATION, METHODS
+    from street2shop.dedup.params import DEFAULT_MAX_HAMMING, DEFAULT_MIN_COSINE, DEFAULT_MIN_THUMB_CORRELATION, METHODS
     from street2shop.dedup.verify import VerifyParams
 
     parser.add_argument("--images", default=None, help="folder of pictures, or s3://bucket/prefix (needed for hashes and the report)")
@@ -74,7 +74,6 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from street2shop.dedup.job import (
-        DedupParams,
         calibrate_thresholds,
         check_new_products,
         embed_like_index,
@@ -83,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         index_vectors,
         load_catalogue,
         vectors_for_manifest,
-        write_outputs,
     )
+    from street2shop.dedup.outputs import write_outputs
+    from street2shop.dedup.params import DedupParams
     from street2shop.dedup.pairs import VectorSearchParams
     from street2shop.dedup.verify import VerifyParams
     from street2shop.errors import InvalidParameter

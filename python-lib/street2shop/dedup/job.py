@@ -1,12 +1,14 @@
-"""The duplicate-product job: ``find_duplicates`` over a catalogue, ``check_new_products`` against an existing one."""
+"""The duplicate-product job: ``find_duplicates`` over a catalogue, ``check_new_products`` against an existing one.
+
+Settings and results are in :mod:`street2shop.dedup.params`, files and the step's verdict in
+:mod:`street2shop.dedup.outputs`.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,20 +16,16 @@ import numpy as np
 import pandas as pd
 
 from street2shop.dedup.grouping import (
-    GROUP_COLUMNS,
-    PAIR_COLUMNS,
     KeepPolicy,
     ProductTable,
-    Thresholds,
     deduplicated_manifest,
     group_products,
     merge_image_pairs,
     product_pairs,
 )
-from street2shop.dedup.hashing import ImageHashes, check_kinds, compute_hashes
+from street2shop.dedup.hashing import ImageHashes, compute_hashes
 from street2shop.dedup.pairs import (
     ImagePairs,
-    VectorSearchParams,
     hash_cross_pairs,
     hash_distance,
     hash_pairs,
@@ -38,147 +36,13 @@ from street2shop.dedup.pairs import (
     vector_neighbours,
     vector_pairs,
 )
-from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VERIFY_MODES, VerifyParams, verify_pairs
-from street2shop.dedup.report import order_for_review, write_report
+from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, verify_pairs
+from street2shop.dedup.params import ERROR_COLUMNS, HASHES_FILE, THUMBS_FILE, DedupParams, DedupResult
+from street2shop.dedup.report import order_for_review
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images import DEFAULT_MAX_PIXELS
 
 logger = logging.getLogger(__name__)
-
-METHODS = ("auto", "hash", "cnn", "both")
-DEFAULT_MIN_COSINE = 0.9
-DEFAULT_MAX_HAMMING = 4
-DEFAULT_MIN_THUMB_CORRELATION = 0.98
-
-PAIRS_FILE = "pairs.csv"
-GROUPS_FILE = "groups.csv"
-MANIFEST_FILE = "manifest_dedup.csv"
-ERRORS_FILE = "errors.csv"
-HASHES_FILE = "hashes.csv"
-THUMBS_FILE = "thumbs.npy"
-CALIBRATION_FILE = "calibration.csv"
-SUMMARY_FILE = "summary.json"
-REPORT_DIR = "report"
-ERROR_COLUMNS = ["row", "image", "reason"]
-
-
-@dataclass(frozen=True)
-class DedupParams:
-    """What counts as a duplicate and how to search for it.
-
-    Attributes:
-        method: ``hash`` (perceptual hashes: copies, resized and recompressed copies), ``cnn``
-            (vectors: near-duplicates), ``both`` (a pair found by either) or ``auto`` (``both``
-            when vectors are given, else ``hash``).
-        min_cosine: vectors: a pair when cosine similarity >= this.
-        max_hamming: hashes: a pair when the Hamming distance (of 64 bits) <= this.
-        hash_kinds: ``phash`` and/or ``dhash``; with both, both must be within ``max_hamming``.
-        flip: also match pictures mirrored left to right (hashes; vectors are what they are).
-        min_thumb_correlation: a hash match counts only if the pictures' 16 x 16 colour thumbnails
-            correlate at least this much (None: Hamming distance alone). Product shots on white
-            share silhouettes, which grey-level hashes cannot tell apart.
-        same_column: only compare images with the same value in this manifest column.
-        keep: which product of a group stays: ``most_views``, ``first_seen``, ``priority:COLUMN``.
-        loose_min_cosine, loose_max_hamming: a group's members must be this close to its centre,
-            else the group is flagged (default: 1.5 times as far from a perfect match).
-        search: the vector search strategy and limits.
-        verify: ``geometric`` (default): each picture's nearest pictures (by colour thumbnail, or
-            by vector when vectors are used) that no threshold paired are checked with local
-            features and a RANSAC similarity transform, which finds crops; ``none``: thresholds only.
-        verification: the candidates' and the geometric check's settings.
-        max_pixels: pictures larger than this are refused.
-        max_workers: picture reading threads.
-        report_pairs: pairs shown in the HTML report at most.
-    """
-
-    method: str = "auto"
-    min_cosine: float = DEFAULT_MIN_COSINE
-    max_hamming: int = DEFAULT_MAX_HAMMING
-    hash_kinds: tuple[str, ...] = ("phash",)
-    flip: bool = True
-    min_thumb_correlation: float | None = DEFAULT_MIN_THUMB_CORRELATION
-    same_column: str | None = None
-    keep: str = "most_views"
-    loose_min_cosine: float | None = None
-    loose_max_hamming: int | None = None
-    search: VectorSearchParams = field(default_factory=VectorSearchParams)
-    verify: str = "geometric"
-    verification: VerifyParams = field(default_factory=VerifyParams)
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    max_workers: int = 8
-    report_pairs: int = 500
-
-    def check(self) -> DedupParams:
-        """Validate every field; raise ``InvalidParameter`` naming the first bad one."""
-        if self.method not in METHODS:
-            raise InvalidParameter(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
-        if isinstance(self.min_cosine, bool) or not isinstance(self.min_cosine, (int, float)) or not -1 <= self.min_cosine <= 1:
-            raise InvalidParameter(f"min_cosine must be a number in [-1, 1], got {self.min_cosine!r}")
-        if isinstance(self.max_hamming, bool) or not isinstance(self.max_hamming, (int, np.integer)) or not 0 <= self.max_hamming <= 64:
-            raise InvalidParameter(f"max_hamming must be an integer in 0..64, got {self.max_hamming!r}")
-        check_kinds(self.hash_kinds)
-        if self.min_thumb_correlation is not None and (
-            isinstance(self.min_thumb_correlation, bool) or not -1 <= self.min_thumb_correlation <= 1
-        ):
-            raise InvalidParameter(f"min_thumb_correlation must be in [-1, 1] or None, got {self.min_thumb_correlation!r}")
-        KeepPolicy.parse(self.keep)
-        if self.loose_min_cosine is not None and not -1 <= self.loose_min_cosine <= self.min_cosine:
-            raise InvalidParameter(f"loose_min_cosine must be in [-1, min_cosine], got {self.loose_min_cosine!r}")
-        if self.loose_max_hamming is not None and not self.max_hamming <= self.loose_max_hamming <= 64:
-            raise InvalidParameter(f"loose_max_hamming must be in [max_hamming, 64], got {self.loose_max_hamming!r}")
-        for name in ("max_pixels", "max_workers", "report_pairs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < (0 if name == "report_pairs" else 1):
-                raise InvalidParameter(f"{name} must be a positive integer, got {value!r}")
-        self.search.check()
-        if self.verify not in VERIFY_MODES:
-            raise InvalidParameter(f"verify must be one of {', '.join(VERIFY_MODES)}, got {self.verify!r}")
-        self.verification.check()
-        return self
-
-    @property
-    def thresholds(self) -> Thresholds:
-        return Thresholds(
-            self.min_cosine, int(self.max_hamming), self.loose_min_cosine, self.loose_max_hamming,
-            float(self.verification.min_detail_correlation),
-        )
-
-    def resolved_method(self, has_vectors: bool) -> str:
-        """The method actually run, given whether vectors were supplied."""
-        method = ("both" if has_vectors else "hash") if self.method == "auto" else self.method
-        if method in ("cnn", "both") and not has_vectors:
-            raise InvalidParameter(
-                f"method {method} needs image vectors (an index folder from 'embed', or an .npy file of one row "
-                "per manifest row); without them use method hash"
-            )
-        return method
-
-
-@dataclass
-class DedupResult:
-    """What a dedup run found.
-
-    Attributes:
-        pairs: product pairs (``PAIR_COLUMNS``): product_a, product_b, image_a, image_b,
-            similarity, method, cosine, hamming (-1: not hashed), margin, image_pairs, group_id.
-        groups: one row per product of a duplicate group (``GROUP_COLUMNS``).
-        manifest: the input manifest without the products that are not kept.
-        errors: rows that could not be used: row, image, reason.
-        hashes: the pictures' hashes (aligned with ``items``), when hashes were used.
-        items: the manifest rows that were searched (with '_row', their input position).
-        summary: counts and settings, JSON-ready.
-        calibration: precision/recall/F1 over thresholds, when labelled or planted pairs were given.
-    """
-
-    pairs: pd.DataFrame
-    groups: pd.DataFrame
-    manifest: pd.DataFrame
-    errors: pd.DataFrame
-    hashes: ImageHashes | None
-    items: pd.DataFrame
-    summary: dict
-    calibration: pd.DataFrame | None = None
-
 
 # --------------------------------------------------------------------------- inputs
 
@@ -565,71 +429,6 @@ def _summary(method: str, params: DedupParams, *, images: int, searched: int, er
     return summary
 
 
-# --------------------------------------------------------------------------- outputs
-
-
-def write_outputs(result: DedupResult, out_dir: str | Path | Any, *, images: Any = None, report: bool = True, params: DedupParams | None = None) -> None:
-    """Write pairs.csv, groups.csv, manifest_dedup.csv, errors.csv, hashes.csv, summary.json and
-    report/index.html, all at once: into a staging folder that replaces ``out_dir`` whole.
-
-    Args:
-        result: what :func:`find_duplicates` or :func:`check_new_products` returned.
-        out_dir: a local directory, or an ``OutputDir`` (e.g. a DSS managed folder's).
-        images: where the pictures are, for the report's thumbnails.
-    """
-    from street2shop.storage import LocalOutputDir
-
-    output = LocalOutputDir(out_dir) if isinstance(out_dir, (str, os.PathLike)) else out_dir
-    params = params or DedupParams()
-    source = _source(images) if images is not None else None
-    with tempfile.TemporaryDirectory(prefix="street2shop-dedup-") as staging:
-        folder = Path(staging)
-        write_tables(result, folder)
-        if report:
-            write_report(
-                folder / REPORT_DIR, result.pairs, result.groups, source=source,
-                summary={k: v for k, v in result.summary.items() if k != "top_pairs"},
-                max_pairs=params.report_pairs, max_pixels=params.max_pixels,
-            )
-        output.publish(folder)
-
-
-def write_tables(result: DedupResult, folder: Path) -> None:
-    """The CSV and JSON files of a result, into an existing local folder."""
-    result.pairs[PAIR_COLUMNS].to_csv(folder / PAIRS_FILE, index=False)
-    result.groups[GROUP_COLUMNS].to_csv(folder / GROUPS_FILE, index=False)
-    result.manifest.drop(columns=["_row"], errors="ignore").to_csv(folder / MANIFEST_FILE, index=False)
-    result.errors[ERROR_COLUMNS].to_csv(folder / ERRORS_FILE, index=False)
-    if result.hashes is not None:
-        table = result.hashes.to_frame()
-        table.insert(0, "product_id", result.items["product_id"].astype(str).to_numpy())
-        table.insert(0, "image", result.items["image"].astype(str).to_numpy())
-        table.to_csv(folder / HASHES_FILE, index=False)
-        if result.hashes.thumbs is not None:
-            np.save(folder / THUMBS_FILE, result.hashes.thumbs, allow_pickle=False)
-    if result.calibration is not None:
-        result.calibration.to_csv(folder / CALIBRATION_FILE, index=False)
-    (folder / SUMMARY_FILE).write_text(json.dumps(result.summary, indent=2, default=_json_default), encoding="utf-8")
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def read_summary(location: Any) -> dict:
-    """The ``summary.json`` of a dedup output (a local folder or a DSS managed folder), e.g. for a scenario step."""
-    from street2shop.errors import StorageError
-    from street2shop.storage import open_published
-
-    try:
-        data = open_published(location).read_bytes(SUMMARY_FILE)
-    except StorageError as err:
-        raise InvalidParameter(f"{location} is not a dedup output: {SUMMARY_FILE} cannot be read ({err})") from err
-    return json.loads(data.decode("utf-8"))
-
-
 # --------------------------------------------------------------------------- calibration
 
 DEFAULT_COSINE_SWEEP = tuple(round(0.8 + 0.01 * k, 2) for k in range(20))
@@ -1008,47 +807,3 @@ def check_new_products(
         new_products_dropped=len(dropped_new), **verify_info,
     )
     return DedupResult(pairs, groups, deduplicated, errors, image_hashes, rows, summary)
-
-
-# --------------------------------------------------------------------------- scenario step support
-
-
-@dataclass(frozen=True)
-class DuplicateCheck:
-    """The verdict a scenario step reports on a dedup output.
-
-    Attributes:
-        ok: False when the new duplicates exceed the allowed count.
-        count: duplicate product pairs found.
-        message: one line for the step log.
-        variables: scenario variables (count, groups, top pairs as text) for a mail reporter.
-    """
-
-    ok: bool
-    count: int
-    message: str
-    variables: dict
-
-
-def check_duplicate_count(summary: dict, *, max_new_duplicates: int = 0, top: int = 5, prefix: str = "street2shop_") -> DuplicateCheck:
-    """Judge a dedup summary (``read_summary``): ok when its product pairs do not exceed ``max_new_duplicates``.
-
-    The variables are named ``{prefix}duplicates_count``, ``_groups``, ``_top`` and ``_passed``.
-    """
-    if isinstance(max_new_duplicates, bool) or not isinstance(max_new_duplicates, int) or max_new_duplicates < 0:
-        raise InvalidParameter(f"max_new_duplicates must be a non-negative integer, got {max_new_duplicates!r}")
-    count = int(summary.get("pairs", 0))
-    top_pairs = list(summary.get("top_pairs", []))[:top]
-    lines = [f"{p['product_a']} ~ {p['product_b']} ({p['method']}, {p['similarity']:.3f})" for p in top_pairs]
-    ok = count <= max_new_duplicates
-    message = (
-        f"{count} duplicate product pair(s) found, {'within' if ok else 'above'} the allowed {max_new_duplicates}"
-        + (f"; top: {lines[0]}" if lines else "")
-    )
-    variables = {
-        f"{prefix}duplicates_count": str(count),
-        f"{prefix}duplicates_groups": str(summary.get("groups", 0)),
-        f"{prefix}duplicates_top": "\n".join(lines),
-        f"{prefix}duplicates_passed": str(ok).lower(),
-    }
-    return DuplicateCheck(ok, count, message, variables)

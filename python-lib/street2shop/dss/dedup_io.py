@@ -1,7 +1,7 @@
 """The dedup recipe's and check-duplicates step's DSS side: roles, folders, datasets and scenario variables.
 
 ``dedup_recipe_main`` is what recipe ``street2shop-dedup`` runs and ``check_duplicates_main``
-what step ``street2shop-check-duplicates`` runs; both call :mod:`street2shop.dedup.job`.
+what step ``street2shop-check-duplicates`` runs; both call :mod:`street2shop.dedup`.
 """
 
 from __future__ import annotations
@@ -16,19 +16,15 @@ import numpy as np
 import pandas as pd
 
 from street2shop.dedup.job import (
-    ERROR_COLUMNS,
-    DedupParams,
-    DedupResult,
-    check_duplicate_count,
     check_new_products,
     embed_like_index,
     find_duplicates,
     index_vectors,
     load_catalogue,
-    read_summary,
     vectors_for_manifest,
-    write_outputs,
 )
+from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
+from street2shop.dedup.params import ERROR_COLUMNS, DedupParams, DedupResult
 from street2shop.dss import recipe_io
 from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
 from street2shop.errors import InvalidParameter, Street2ShopError

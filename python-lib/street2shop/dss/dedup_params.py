@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from street2shop.dedup.job import (
+from street2shop.dedup.params import (
     DEFAULT_MAX_HAMMING,
     DEFAULT_MIN_COSINE,
     DEFAULT_MIN_THUMB_CORRELATION,
