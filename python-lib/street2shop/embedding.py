@@ -165,7 +165,7 @@ class Embedder:
         if not self._infer:
             for part in self.parts:
                 model = part.encoder.model
-                self._infer.append(tf.function(lambda x, m=model: m(x, training=False), reduce_retracing=True))
+                self._infer.append(tf.function(_inference(model), reduce_retracing=True))
         chunks, attributes = [], {}
         for part, infer in zip(self.parts, self._infer):
             batch = inputs[self._input_of(part)]
@@ -260,7 +260,7 @@ class Embedder:
         dataset = (
             tf.data.Dataset.range(len(images))
             .map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .filter(lambda row, ok, *pixels: ok)
+            .filter(_was_read)
             .batch(batch_size)
             .prefetch(2)
         )
@@ -287,6 +287,21 @@ class Embedder:
             ),
             attributes=self._stack_attributes(attributes),
         )
+
+
+def _inference(model: Any) -> Callable[[Any], Any]:
+    """The model's forward pass in inference mode (a named function: autograph cannot read lambdas
+    that share a line with other lambdas, and warns)."""
+
+    def infer(batch: Any) -> Any:
+        return model(batch, training=False)
+
+    return infer
+
+
+def _was_read(row: Any, ok: Any, *pixels: Any) -> Any:
+    """``tf.data`` filter: keep the pictures that could be read."""
+    return ok
 
 
 def _normalise(vectors: np.ndarray) -> np.ndarray:
