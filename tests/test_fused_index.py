@@ -86,6 +86,11 @@ def test_fitting_needs_two_parts_and_matching_queries(catalogue, tmp_path):
         embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "two"),
                         models=[root / "whole"], descriptors=32, fit_queries=demo.queries, fit_split="nope", batch_size=8)
     assert not (tmp_path / "one").exists() and not (tmp_path / "two").exists()
+    # Asked to, embed falls back to synthesised pairs when the user photos give nothing to fit on.
+    embed_catalogue(manifest=demo.catalog, images=demo.images_dir, output=LocalOutputDir(tmp_path / "three"),
+                    models=[root / "whole"], descriptors=32, fit_queries=demo.queries, fit_split="nope", fit_synthesised=4, batch_size=8)
+    fusion = json.loads((tmp_path / "three" / "index.json").read_text())["fusion"]
+    assert fusion["pairs"] == "synthesised" and "nope" in fusion["fallback_reason"] and fusion["validation"]["queries"] == 4
 
 
 def test_synthesised_queries_are_one_street_like_view_per_picked_product(catalogue):
