@@ -16,6 +16,8 @@ DEFAULT_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS
 
 #: Formats accepted; anything else Pillow might open (EPS, ICO, ...) is refused.
 ACCEPTED_FORMATS = frozenset({"JPEG", "PNG", "WEBP", "BMP", "TIFF", "MPO", "GIF"})
+#: The EXIF tag holding how the camera was turned (1: upright).
+EXIF_ORIENTATION = 0x0112
 
 # Pillow must never silently pad a truncated file with grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -57,7 +59,9 @@ def decode_image(
         if min_side and picture.format in ("JPEG", "MPO"):
             picture.draft("RGB", (int(min_side), int(min_side)))
         picture.load()
-        picture = ImageOps.exif_transpose(picture)
+        if picture.getexif().get(EXIF_ORIENTATION, 1) != 1:
+            # Only then: exif_transpose copies even an upright picture (0.4 ms of a 1 ms decode at 256 px).
+            picture = ImageOps.exif_transpose(picture)
         return _to_rgb8(picture)
     except BadImage:
         raise
@@ -105,7 +109,9 @@ def fit_to_square(image: np.ndarray, size: int, *, fill: int = 255) -> np.ndarra
     height, width = image.shape[:2]
     scale = size / max(height, width)
     new_h, new_w = max(1, round(height * scale)), max(1, round(width * scale))
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    # Area averaging avoids aliasing when shrinking a lot; below a factor 2 bilinear is as good and
+    # 5x faster (0.19 vs 0.95 ms at 256 -> 224 px, measured), which counts on every query.
+    interpolation = cv2.INTER_AREA if scale < 0.5 else cv2.INTER_LINEAR
     resized = cv2.resize(image, (new_w, new_h), interpolation=interpolation)
     canvas = np.full((size, size, 3), fill, dtype=np.uint8)
     top, left = (size - new_h) // 2, (size - new_w) // 2
