@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -13,22 +11,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from street2shop.cli import main
+from cli_runner import street2shop
 from street2shop.encoders import save_encoder
 from tiny_models import tiny_encoder, write_catalogue
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def street2shop(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run the CLI's ``main`` in this process (TensorFlow is imported once for the whole module)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(a) for a in args])
-    done = subprocess.CompletedProcess(["street2shop", *map(str, args)], status, out.getvalue(), err.getvalue())
-    if check:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def test_the_console_entry_point_runs_as_a_program():

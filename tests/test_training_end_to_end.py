@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import subprocess
@@ -14,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from street2shop.cli import main
+from cli_runner import street2shop
 from street2shop.images import encode_jpeg
 from tiny_models import coloured_picture
 
@@ -22,16 +20,6 @@ REPO = Path(__file__).resolve().parents[1]
 COLOURS = {"red": (200, 30, 30), "green": (30, 170, 60), "blue": (40, 60, 200)}
 TINY = ["--backbone", "small-cnn", "--image-size", "32", "--width", "4", "--encoding-units", "16", "--epochs", "2",
         "--batch-size", "8", "--min-count", "1", "--learning-rate", "1e-3", "--seed", "3"]
-
-
-def street2shop(*args, check: bool = True) -> subprocess.CompletedProcess:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        status = main([str(a) for a in args])
-    done = subprocess.CompletedProcess(["street2shop", *map(str, args)], status, out.getvalue(), err.getvalue())
-    if check:
-        assert done.returncode == 0, done.stderr[-3000:]
-    return done
 
 
 def write_pictures(root: Path, n_products: int = 12) -> tuple[Path, Path]:
