@@ -179,8 +179,16 @@ def _back_map(positions: np.ndarray, n: int) -> np.ndarray:
     return back
 
 
-def _vector_errors(rows: pd.DataFrame, usable: np.ndarray) -> pd.DataFrame:
-    return rows.loc[~usable, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
+def _usable_vectors(
+    array: np.ndarray, vec_ok: np.ndarray | None, positions: np.ndarray, rows: pd.DataFrame, method: str
+) -> tuple[np.ndarray, np.ndarray, pd.DataFrame | None]:
+    """Usable vectors by manifest row and by searched row, and (vectors alone: ``cnn``) the rows without one."""
+    full_ok = usable_vector_rows(array, vec_ok)
+    row_vec_ok = full_ok[positions]
+    if method != "cnn":
+        return full_ok, row_vec_ok, None
+    errors = rows.loc[~row_vec_ok, ["_row", "image"]].rename(columns={"_row": "row"}).assign(reason="no usable vector for this picture")
+    return full_ok, row_vec_ok, errors
 
 
 # --------------------------------------------------------------------------- geometric verification
@@ -338,10 +346,7 @@ def find_duplicates(
     vector_found, vector_errors, row_vec_ok = None, None, None
     if method in ("cnn", "both") and len(rows):
         # Searched in place (no copy of the matrix): rows are manifest rows, mapped back after.
-        full_ok = usable_vector_rows(array, vec_ok)
-        row_vec_ok = full_ok[positions]
-        if method == "cnn":
-            vector_errors = _vector_errors(rows, row_vec_ok)
+        full_ok, row_vec_ok, vector_errors = _usable_vectors(array, vec_ok, positions, rows, method)
         found = vector_pairs(array, params.min_cosine, ok=full_ok, partition=_spread(partition, positions, len(full)), params=params.search)
         back = _back_map(positions, len(full))
         vector_found = (back[found.a], back[found.b], found.score)
@@ -719,10 +724,7 @@ def check_new_products(
         hash_found = tuple(np.concatenate([p[k] for p in parts]) for k in range(3))
     vector_found, vector_errors, row_vec_ok = None, None, None
     if method in ("cnn", "both") and len(rows):
-        full_ok = usable_vector_rows(array, vec_ok)
-        row_vec_ok = full_ok[positions]
-        if method == "cnn":
-            vector_errors = _vector_errors(rows, row_vec_ok)
+        full_ok, row_vec_ok, vector_errors = _usable_vectors(array, vec_ok, positions, rows, method)
         spread, back = _spread(new_part, positions, len(full)), _back_map(positions, len(full))
         cross = vector_cross_pairs(array, catalogue.vectors, params.min_cosine, queries_ok=full_ok, base_ok=catalogue.vectors_ok,
                                    query_partition=spread, base_partition=old_part, memory_budget=budget, max_pairs=cap)
