@@ -58,6 +58,12 @@ def select_queries(manifest: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["pair_id"].astype(str).str.strip() != ""]
 
 
+def queries_in_gallery(queries: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """The valid user photos of a manifest (:func:`select_queries`) whose pair_id the gallery's items hold."""
+    rows = select_queries(validate_manifest(queries).rows)
+    return rows[rows["pair_id"].astype(str).isin(set(items["pair_id"].astype(str)))].reset_index(drop=True)
+
+
 def evaluate_retrieval(
     index: SearchIndex,
     queries: pd.DataFrame,

@@ -233,19 +233,17 @@ def fit_weights_on_queries(
         InvalidParameter: fewer than two parts.
         ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
     """
-    from street2shop.evaluation import select_queries
-    from street2shop.manifest import validate_manifest
+    from street2shop.evaluation import queries_in_gallery
 
     if len(embedder.parts) < 2:
         raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
     if "pair_id" not in items.columns:
         raise ManifestError("the catalogue has no pair_id column: nothing links the user photos to its products")
-    rows = select_queries(validate_manifest(queries).rows)
+    rows = queries_in_gallery(queries, items)
     if split is not None:
         if "split" not in rows.columns:
             raise ManifestError(f"the queries have no 'split' column to pick split {split!r} from")
-        rows = rows[rows["split"].astype(str) == split]
-    rows = rows[rows["pair_id"].astype(str).isin(set(items["pair_id"].astype(str)))].reset_index(drop=True)
+        rows = rows[rows["split"].astype(str) == split].reset_index(drop=True)
     if rows.empty:
         raise ManifestError("no user photo whose pair_id is in the catalogue" + (f" (split {split})" if split else "") + ": nothing to fit weights on")
     embedded = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, progress_label="fit-weights queries")
@@ -380,12 +378,10 @@ def compare_parts(index: SearchIndex, queries: pd.DataFrame, images: Any, *, ks:
     Returns:
         One row per method: ``method``, ``top_<k>`` for each k, ``mrr``; unreadable queries count as misses.
     """
-    from street2shop.evaluation import select_queries
+    from street2shop.evaluation import queries_in_gallery
     from street2shop.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
-    from street2shop.manifest import validate_manifest
 
-    rows = select_queries(validate_manifest(queries).rows)
-    rows = rows[rows["pair_id"].astype(str).isin(set(index.items["pair_id"].astype(str)))].reset_index(drop=True)
+    rows = queries_in_gallery(queries, index.items)
     if rows.empty:
         raise ManifestError("no query (source=user with a pair_id found in the index) to compare the parts on")
     embedded = index.embedder.embed_source(image_source(images), rows["image"].tolist(), batch_size=batch_size, progress_label="queries")
