@@ -24,7 +24,6 @@ import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KS = (1, 10, 20)
-MODELS = (("type", False), ("colours", True), ("material", True), ("gender", True))
 
 
 def histogram_encoder(size: int = 64, bins: int = 8):
@@ -107,9 +106,8 @@ def main() -> None:
     from street2shop.embedding import Embedder
     from street2shop.jobs import make_embedder
     from street2shop.manifest import read_table
-    from street2shop.storage import LocalOutputDir
     from street2shop.training.architectures import Architecture
-    from street2shop.training.job import TrainSettings, train_attribute_model
+    from street2shop.training.job import train_label_models
     from street2shop.training.trainer import FitParams
 
     temporary = None if args.work else tempfile.TemporaryDirectory(prefix="street2shop-bench-")
@@ -123,25 +121,16 @@ def main() -> None:
     print(f"catalogue: {len(manifest)} pictures; {len(queries)} test queries", flush=True)
 
     trained, training = [], {}
-    for label, multilabel in MODELS:
-        t0 = time.perf_counter()
-        settings = TrainSettings(
-            label=label,
-            multilabel=multilabel,
-            min_count=3,
-            architecture=Architecture("small-cnn", args.image_size, width=args.width),
-            fit=FitParams(
-                epochs=args.epochs, learning_rate=args.learning_rate, final_learning_rate=args.final_learning_rate, patience=args.patience
-            ),
-        )
-        report = train_attribute_model(
-            manifest=manifest, images=catalogue.images_dir, output=LocalOutputDir(work / f"model-{label}"), settings=settings
-        )
+    fit = FitParams(epochs=args.epochs, learning_rate=args.learning_rate, final_learning_rate=args.final_learning_rate, patience=args.patience)
+    for label, folder, report, seconds in train_label_models(
+        manifest=manifest, images=catalogue.images_dir, out_dir=work / "models",
+        architecture=Architecture("small-cnn", args.image_size, width=args.width), fit=fit,
+    ):
         s = report.summary
         training[label] = {k: s.get(k) for k in ("accuracy", "micro_f1", "macro_f1", "map", "epochs_run", "best_epoch", "train_pictures")}
-        training[label]["seconds"] = round(time.perf_counter() - t0, 1)
+        training[label]["seconds"] = round(seconds, 1)
         print(f"trained {label}: {training[label]}", flush=True)
-        trained.append(work / f"model-{label}")
+        trained.append(folder)
     train_seconds = time.perf_counter() - started
 
     methods = {}

@@ -29,7 +29,6 @@ import pandas as pd
 
 RESULTS = Path(__file__).resolve().parent / "results"
 KS = (1, 10, 20)
-ATTRIBUTE_MODELS = (("type", False), ("colours", True), ("material", True), ("gender", True))
 
 
 def hsv_histogram(picture: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
@@ -41,25 +40,18 @@ def hsv_histogram(picture: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
 
 
 def train_attribute_models(manifest: pd.DataFrame, catalogue, work: Path, epochs: int, size: int, width: int) -> tuple[list[Path], dict]:
-    from street2shop.storage import LocalOutputDir
     from street2shop.training.architectures import Architecture
-    from street2shop.training.job import TrainSettings, train_attribute_model
+    from street2shop.training.job import train_label_models
     from street2shop.training.trainer import FitParams
 
     folders, summary = [], {}
-    for label, multilabel in ATTRIBUTE_MODELS:
-        started = time.perf_counter()
-        settings = TrainSettings(
-            label=label,
-            multilabel=multilabel,
-            min_count=3,
-            architecture=Architecture("small-cnn", size, width=width),
-            fit=FitParams(epochs=epochs, learning_rate=3e-3, final_learning_rate=1e-4, patience=8),
-        )
-        report = train_attribute_model(manifest=manifest, images=catalogue.images_dir, output=LocalOutputDir(work / f"model-{label}"), settings=settings)
-        summary[label] = {k: report.summary.get(k) for k in ("accuracy", "map", "epochs_run")} | {"seconds": round(time.perf_counter() - started, 1)}
+    for label, folder, report, seconds in train_label_models(
+        manifest=manifest, images=catalogue.images_dir, out_dir=work / "models",
+        architecture=Architecture("small-cnn", size, width=width), fit=FitParams(epochs=epochs, learning_rate=3e-3, final_learning_rate=1e-4, patience=8),
+    ):
+        summary[label] = {k: report.summary.get(k) for k in ("accuracy", "map", "epochs_run")} | {"seconds": round(seconds, 1)}
         print(f"  trained {label}: {summary[label]}", flush=True)
-        folders.append(work / f"model-{label}")
+        folders.append(folder)
     return folders, summary
 
 

@@ -10,8 +10,6 @@ from pathlib import Path
 NAME = "demo"
 HELP = "generate a demo catalogue, train the attribute models and a metric embedding, build the fused index, evaluate user->shop search and show results"
 
-#: The report's four attribute models: label column and whether it is multi-label.
-DEMO_MODELS = (("type", False), ("colours", True), ("material", True), ("gender", True))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,36 +35,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def train_demo_models(catalog, out: Path, args: argparse.Namespace) -> list[Path]:
     """Train the four attribute models on the catalogue's train/val products (test products held out)."""
-    from street2shop.storage import LocalOutputDir
     from street2shop.training.architectures import Architecture
-    from street2shop.training.job import TrainSettings, train_attribute_model
+    from street2shop.training.job import train_label_models
     from street2shop.training.trainer import FitParams
 
     folders = []
-    for label, multilabel in DEMO_MODELS:
-        started = time.monotonic()
-        settings = TrainSettings(
-            label=label,
-            multilabel=multilabel,
-            min_count=3,
-            architecture=Architecture(args.train_backbone, args.train_size, width=args.train_width),
-            fit=FitParams(
-                epochs=args.train_epochs,
-                learning_rate=args.learning_rate,
-                final_learning_rate=args.learning_rate / 30,
-                patience=6,
-            ),
-        )
-        folder = out / "models" / label
-        report = train_attribute_model(manifest=catalog.manifest, images=catalog.images_dir, output=LocalOutputDir(folder), settings=settings)
+    fit = FitParams(epochs=args.train_epochs, learning_rate=args.learning_rate, final_learning_rate=args.learning_rate / 30, patience=6)
+    for label, folder, report, seconds in train_label_models(
+        manifest=catalog.manifest, images=catalog.images_dir, out_dir=out / "models",
+        architecture=Architecture(args.train_backbone, args.train_size, width=args.train_width), fit=fit,
+    ):
         s = report.summary
-        if multilabel:  # exact-match accuracy says little with several labels per picture
+        if report.info["multilabel"]:  # exact-match accuracy says little with several labels per picture
             scores = f"macro F1 {s['macro_f1']:.2f}, mAP {s['map']:.2f}"
         else:
             scores = f"accuracy {s['accuracy']:.2f}, macro F1 {s['macro_f1']:.2f}"
         print(
             f"      {label:8s} {len(s['classes']):2d} classes, {s['train_pictures']} training pictures, "
-            f"{s['epochs_run']} epochs: validation {scores} ({time.monotonic() - started:.0f} s) -> {folder}",
+            f"{s['epochs_run']} epochs: validation {scores} ({seconds:.0f} s) -> {folder}",
             flush=True,
         )
         folders.append(folder)

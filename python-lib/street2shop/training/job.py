@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,6 +30,9 @@ from street2shop.training.splits import check_disjoint, duplicate_groups, split_
 from street2shop.training.trainer import FitParams, device_plan, fit
 
 logger = logging.getLogger(__name__)
+
+#: The report's four attribute models: label column and whether it is multi-label.
+REPORT_MODELS = (("type", False), ("colours", True), ("material", True), ("gender", True))
 
 ERROR_COLUMNS = ["row", "image", "reason"]
 
@@ -244,6 +248,30 @@ def train_attribute_model(
         "fingerprint": info["fingerprint"],
     }
     return TrainReport(summary=summary, errors=errors, info=info, model=saved)
+
+
+def train_label_models(
+    *,
+    manifest: str | Path | pd.DataFrame,
+    images: Any,
+    out_dir: str | Path,
+    architecture: Architecture,
+    fit: FitParams,
+    labels: Sequence[tuple[str, bool]] = REPORT_MODELS,
+    min_count: int = 3,
+) -> Iterator[tuple[str, Path, TrainReport, float]]:
+    """Train one attribute model per ``(label column, multi-label)`` into ``out_dir/<label>``.
+
+    Yields ``(label, model folder, report, seconds)`` as each model is done, so callers can show progress.
+    """
+    from street2shop.storage import LocalOutputDir
+
+    for label, multilabel in labels:
+        started = time.monotonic()
+        settings = TrainSettings(label=label, multilabel=multilabel, min_count=min_count, architecture=architecture, fit=fit)
+        folder = Path(out_dir) / label
+        report = train_attribute_model(manifest=manifest, images=images, output=LocalOutputDir(folder), settings=settings)
+        yield label, folder, report, time.monotonic() - started
 
 
 def _checked(settings: TrainSettings) -> TrainSettings:
