@@ -38,6 +38,7 @@ def load_images(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     max_workers: int = 8,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
+    min_side: int | None = None,
 ) -> Iterator[LoadedImage]:
     """Read and decode ``images`` in worker threads, yielding them in input order.
 
@@ -54,6 +55,8 @@ def load_images(
         max_pixels: pictures with more pixels are refused before decoding.
         max_workers: reading and decoding threads.
         transform: applied to the pixels in the worker (e.g. resize), so only its output is kept.
+        min_side: the pictures will be shrunk to this side anyway (``decode_image``: a JPEG may
+            be decoded at a reduced scale, never below it).
     """
     images = list(images)  # a pandas Series would index by label
     rows = list(rows) if rows is not None else None
@@ -68,7 +71,7 @@ def load_images(
         except Exception as err:  # noqa: BLE001 - a duck-typed store may raise anything; the row is reported
             return None, f"cannot read {image}: {type(err).__name__}: {err}"
         try:
-            pixels = decode_image(data, max_pixels=max_pixels, name=image)
+            pixels = decode_image(data, max_pixels=max_pixels, name=image, min_side=min_side)
         except BadImage as err:
             return None, err.reason
         except Exception as err:  # noqa: BLE001 - Pillow plugins raise odd errors on hostile files

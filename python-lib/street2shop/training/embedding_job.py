@@ -16,11 +16,11 @@ import numpy as np
 import pandas as pd
 
 from street2shop import __version__
-from street2shop.errors import BadImage, InvalidParameter, ManifestError, StorageError
-from street2shop.images import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
+from street2shop.errors import InvalidParameter, ManifestError
+from street2shop.imageload import load_images
+from street2shop.images import DEFAULT_MAX_PIXELS, fit_to_square
 from street2shop.manifest import read_table, validate_manifest
 from street2shop.progress import Progress
-from street2shop.storage import ordered_map
 from street2shop.training.metric import EMBEDDING_LAYER, LossParams
 from street2shop.training.splits import HELD_OUT_NAMES, VALIDATION_NAMES
 from street2shop.training.synthesis import SynthesisParams
@@ -197,27 +197,19 @@ def _split_identities(rows: pd.DataFrame, ids: pd.Series, shop: np.ndarray, sett
 
 def _read_pictures(source: Any, images: list[str], rows: list[int], size: int, max_pixels: int, label: str):
     """Decode and fit pictures to ``size``; returns (pixels, usable mask, error rows)."""
-
-    def load(image: str):
-        try:
-            return fit_to_square(decode_image(source.read_bytes(image), max_pixels=max_pixels, name=image, min_side=size), size), None
-        except BadImage as err:
-            return None, err.reason
-        except StorageError as err:
-            return None, str(err)
-        except Exception as err:  # one failing picture must not stop the others
-            return None, f"{type(err).__name__}: {err}"
-
     ok = np.zeros(len(images), dtype=bool)
     kept, failed = [], []
+    loaded = load_images(
+        source, images, rows=rows, max_pixels=max_pixels, max_workers=4, min_side=size, transform=lambda pixels: fit_to_square(pixels, size)
+    )
     with Progress(len(images), label, logger=logger) as progress:
-        for position, (pixels, error) in ordered_map(load, images, max_workers=4):
+        for position, item in enumerate(loaded):
             progress.update()
-            if error is None:
+            if item.ok:
                 ok[position] = True
-                kept.append(pixels)
+                kept.append(item.pixels)
             else:
-                failed.append((int(rows[position]), images[position], error))
+                failed.append((item.row, item.image, item.error))
     pixels = np.stack(kept) if kept else np.zeros((0, size, size, 3), np.uint8)
     return pixels, ok, failed
 
