@@ -30,7 +30,7 @@ def histogram_encoder(size: int = 64, bins: int = 8):
     """A joint RGB colour histogram (bins^3 cells, square-rooted) as an encoder."""
     import keras
 
-    from street2shop.encoders import make_encoder
+    from street2shop.models.encoder import make_encoder
 
     @keras.saving.register_keras_serializable(package="bench")
     class ColourHistogram(keras.layers.Layer):
@@ -56,7 +56,7 @@ def untrained_small_cnn(size: int, width: int):
     """The same small CNN as the trained models, randomly initialised: its pooled features."""
     import keras
 
-    from street2shop.encoders import make_encoder
+    from street2shop.models.encoder import make_encoder
     from street2shop.training.architectures import POOLED_LAYER, Architecture, build_classifier
 
     keras.utils.set_random_seed(0)
@@ -65,11 +65,11 @@ def untrained_small_cnn(size: int, width: int):
 
 
 def evaluate(name: str, embedder, catalogue, work: Path, queries: pd.DataFrame) -> dict:
-    from street2shop.evaluation import evaluate_retrieval
-    from street2shop.index_folder import build_index
+    from street2shop.evaluation.retrieval import evaluate_retrieval
+    from street2shop.index.folder import build_index
     from street2shop.manifest import read_table
-    from street2shop.search import SearchIndex
-    from street2shop.storage import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.index.search import SearchIndex
+    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
 
     source = ImageSource(LocalImageStore(catalogue.images_dir))
     started = time.perf_counter()
@@ -101,10 +101,10 @@ def main() -> None:
 
     import keras
 
-    from street2shop.backbones import backbone_encoder
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.embedding import Embedder
-    from street2shop.jobs import make_embedder
+    from street2shop.models.backbones import backbone_encoder
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.models.embedder import Embedder
+    from street2shop.index.build import make_embedder
     from street2shop.manifest import read_table
     from street2shop.training.architectures import Architecture
     from street2shop.training.job import train_label_models

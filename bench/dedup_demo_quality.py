@@ -88,7 +88,7 @@ def untrained_cnn(pictures: list[np.ndarray], size: int = 128) -> np.ndarray:
     import cv2
     import keras
 
-    from street2shop.backbones import build_feature_extractor
+    from street2shop.models.backbones import build_feature_extractor
 
     keras.utils.set_random_seed(0)
     model = build_feature_extractor("mobilenetv3small", "none", size)
@@ -100,8 +100,8 @@ def main() -> None:
     from street2shop.dedup.calibration import pair_set
     from street2shop.dedup.job import find_duplicates, hashes_by_manifest_row
     from street2shop.dedup.params import DedupParams
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.images import decode_image
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.images.decode import decode_image
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=120)

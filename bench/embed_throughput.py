@@ -22,10 +22,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 
-from street2shop.backbones import backbone_encoder
-from street2shop.embedding import Embedder
-from street2shop.images import decode_image, encode_jpeg
-from street2shop.storage import ImageSource, LocalImageStore
+from street2shop.models.backbones import backbone_encoder
+from street2shop.models.embedder import Embedder
+from street2shop.images.decode import decode_image, encode_jpeg
+from street2shop.storage.stores import ImageSource, LocalImageStore
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Pictures per round by backbone (about a minute of CPU each on 2 cores).

@@ -41,14 +41,14 @@ def main() -> None:
 
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.descriptors import descriptor_encoder
-    from street2shop.embedding import Embedder, EncoderWeighting
-    from street2shop.encoders import load_encoder
-    from street2shop.fusion import fit_part_weights, fused_scores, product_ranks, retrieval_scores, split_parts
-    from street2shop.jobs import fit_weights_on_synthesised, image_source
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.models.descriptors import descriptor_encoder
+    from street2shop.models.embedder import Embedder, EncoderWeighting
+    from street2shop.models.encoder import load_encoder
+    from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, retrieval_scores, split_parts
+    from street2shop.index.build import fit_weights_on_synthesised, image_source
     from street2shop.manifest import read_table
-    from street2shop.segment_option import segment_step, takes_garment
+    from street2shop.segmentation.step import segment_step, takes_garment
 
     started = time.perf_counter()
     timings: dict[str, float] = {}

@@ -77,14 +77,14 @@ def main() -> None:
 
     import tensorflow as tf
 
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.descriptors import descriptor_encoder
-    from street2shop.embedding import Embedder
-    from street2shop.fusion import fit_part_weights, fused_scores, product_ranks, rerank_by_attributes, retrieval_scores, split_parts
-    from street2shop.images import decode_image, fit_to_square
-    from street2shop.jobs import make_embedder
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.models.descriptors import descriptor_encoder
+    from street2shop.models.embedder import Embedder
+    from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, rerank_by_attributes, retrieval_scores, split_parts
+    from street2shop.images.decode import decode_image, fit_to_square
+    from street2shop.index.build import make_embedder
     from street2shop.manifest import read_table
-    from street2shop.segmentation import crop_to_garment, segment_garment
+    from street2shop.segmentation.garment import crop_to_garment, segment_garment
 
     temporary = None if args.work else tempfile.TemporaryDirectory(prefix="street2shop-bench-")
     work = Path(args.work or temporary.name)
@@ -140,7 +140,7 @@ def main() -> None:
 
     metric_note = "not included: no metric-embedding model folder given (--metric-model)"
     if not args.metric_model and args.metric_budget > 0:
-        from street2shop.storage import LocalOutputDir
+        from street2shop.storage.stores import LocalOutputDir
         from street2shop.training.embedding_job import EmbeddingSettings, train_embedding_model
 
         t0 = time.perf_counter()

@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from street2shop.demo_catalog import make_demo_catalog
-from street2shop.segmentation import Segmentation, SegmentParams, segment_garment
+from street2shop.demo.catalogue import make_demo_catalog
+from street2shop.segmentation.garment import Segmentation, SegmentParams, segment_garment
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -145,7 +145,7 @@ def quality(root: Path, manifest: pd.DataFrame, params: SegmentParams, epochs: i
     }
 
     if epochs > 0:
-        from street2shop.mask_model import load_mask_model, save_mask_model
+        from street2shop.segmentation.mask_model import load_mask_model, save_mask_model
 
         train = manifest[manifest.split == "train"]
         test_user = manifest[(manifest.split == "test") & (manifest.source == "user")]

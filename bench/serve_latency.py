@@ -37,12 +37,12 @@ def pct(values: list[float], q: float) -> float:
 def api_latency(work: Path, requests_count: int, products: int, backbone: str) -> dict:
     """200 requests through the local server on a demo index; stage split and forward-pass baseline."""
 
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.images import decode_image
-    from street2shop.jobs import embed_catalogue
-    from street2shop.search import SearchIndex
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.images.decode import decode_image
+    from street2shop.index.build import embed_catalogue
+    from street2shop.index.search import SearchIndex
     from street2shop.serving.server import api_path
-    from street2shop.storage import LocalOutputDir
+    from street2shop.storage.stores import LocalOutputDir
 
     catalog = make_demo_catalog(work / "catalog", n_products=products, user_photos_per_product=2, image_size=256)
     embed_catalogue(manifest=catalog.catalog, images=catalog.images_dir, output=LocalOutputDir(work / "index"), backbone=backbone, weights="none", image_size=224)
@@ -122,8 +122,8 @@ def search_latency(items: int, dim: int, queries: int, k: int = 10) -> dict:
     """Per-query search latency of SearchIndex.search_vectors over synthetic vectors (one query at a time)."""
     import faiss
 
-    from street2shop.search import SearchIndex
-    from street2shop.vector_index import VectorIndex
+    from street2shop.index.search import SearchIndex
+    from street2shop.index.vectors import VectorIndex
 
     faiss.omp_set_num_threads(1)  # one request, one core: the server runs several requests at once
     rng = np.random.default_rng(0)

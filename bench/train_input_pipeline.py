@@ -28,7 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def make_jpegs(directory: Path, count: int, side: int) -> list[str]:
     """Photo-like JPEGs (gradients, a garment-like block, noise) of side x side pixels at quality 90."""
-    from street2shop.images import encode_jpeg
+    from street2shop.images.decode import encode_jpeg
 
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:side, 0:side].astype(np.float32) / side
@@ -46,7 +46,7 @@ def make_jpegs(directory: Path, count: int, side: int) -> list[str]:
 def measure(backbone: str, size: int, directory: Path, names: list[str], batch_size: int, rounds: int) -> dict:
     import keras
 
-    from street2shop.storage import ImageSource, LocalImageStore
+    from street2shop.storage.stores import ImageSource, LocalImageStore
     from street2shop.training.architectures import Architecture, build_classifier
     from street2shop.training.augment import AugmentParams
     from street2shop.training.data import PictureSet, load_pictures, make_dataset

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from cli_runner import street2shop
-from street2shop.encoders import save_encoder
+from street2shop.models.encoder import save_encoder
 from tiny_models import tiny_encoder, write_catalogue
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 from street2shop.cli import main
 from street2shop.dedup.calibration import pair_set
 from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
-from street2shop.demo_catalog import make_demo_catalog
+from street2shop.demo.catalogue import make_demo_catalog
 from test_dedup_job import EXPECTED, build_catalogue, planted_vectors
 
 
@@ -113,9 +113,9 @@ def test_empty_manifest_gives_empty_outputs(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_vectors_from_an_index_folder_and_new_pictures_embedded_like_it(tmp_path, capsys):
-    from street2shop.embedding import Embedder
-    from street2shop.index_folder import build_index
-    from street2shop.storage import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.models.embedder import Embedder
+    from street2shop.index.folder import build_index
+    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
     from tiny_models import tiny_encoder
 
     images = tmp_path / "images"

@@ -15,7 +15,7 @@ import pytest
 from street2shop.dedup.calibration import pair_set
 from street2shop.dedup.job import find_duplicates
 from street2shop.dedup.params import DedupParams
-from street2shop.demo_catalog import make_demo_catalog
+from street2shop.demo.catalogue import make_demo_catalog
 
 LABELS = ["type", "colours", "material", "gender"]
 

@@ -15,7 +15,7 @@ from street2shop.dedup.job import Catalogue, calibrate_thresholds, check_new_pro
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import DedupParams
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.images import decode_image, encode_jpeg
+from street2shop.images.decode import decode_image, encode_jpeg
 from test_dedup_hashing import product_shot
 
 EXPECTED = {("D01", "P01"), ("D02", "P02"), ("D03", "P03"), ("D04", "P04"), ("D05", "P05")}

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.dedup.report import order_for_review, write_report
-from street2shop.images import encode_jpeg
-from street2shop.storage import ImageSource, LocalImageStore
+from street2shop.images.decode import encode_jpeg
+from street2shop.storage.stores import ImageSource, LocalImageStore
 
 
 def pairs_table(margins: list[float], groups: list[int]) -> pd.DataFrame:

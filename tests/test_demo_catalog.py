@@ -12,8 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from street2shop import cli, demo_catalog
-from street2shop.demo_catalog import (
+from street2shop import cli
+from street2shop.demo import catalogue as demo_catalog
+from street2shop.demo.catalogue import (
     COLOURS,
     DEMO_TYPES,
     DUPLICATE_COLUMNS,
@@ -29,7 +30,7 @@ from street2shop.demo_catalog import (
     render_garment,
 )
 from street2shop.errors import InvalidParameter
-from street2shop.images import decode_image
+from street2shop.images.decode import decode_image
 
 # 24 products and a 25% duplicate share give 6 duplicates: one per transform.
 PARAMS = dict(n_products=24, user_photos_per_product=2, image_size=96, duplicate_fraction=0.25, seed=3)

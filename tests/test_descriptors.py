@@ -31,7 +31,7 @@ def garment(colour, *, size: int = SIZE, box=(0.15, 0.2, 0.85, 0.8), background:
 
 @pytest.fixture(scope="module")
 def encoders():
-    from street2shop.descriptors import descriptor_encoder
+    from street2shop.models.descriptors import descriptor_encoder
 
     return {
         "all": descriptor_encoder(SIZE),
@@ -81,7 +81,7 @@ def test_white_background_is_ignored(encoders):
 
 def test_command_writes_a_folder_that_reloads_safely(tmp_path, encoders):
     from street2shop.commands import descriptors as command
-    from street2shop.encoders import load_encoder
+    from street2shop.models.encoder import load_encoder
 
     out = tmp_path / "descriptors"
     parser = argparse.ArgumentParser()
@@ -93,7 +93,7 @@ def test_command_writes_a_folder_that_reloads_safely(tmp_path, encoders):
     np.testing.assert_allclose(loaded.model(np.stack(pictures)).numpy(), vectors(encoders["all"], pictures), atol=1e-6)
     assert not list(tmp_path.glob("descriptors.tmp-*"))
     # A fresh process (as `embed --models` runs) knows the layers from the folder alone.
-    script = "import sys; from street2shop.encoders import load_encoder; print(load_encoder(sys.argv[1]).fingerprint)"
+    script = "import sys; from street2shop.models.encoder import load_encoder; print(load_encoder(sys.argv[1]).fingerprint)"
     fresh = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(LIB)})
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert fresh.stdout.split()[-1] == loaded.fingerprint
@@ -109,10 +109,10 @@ def test_command_writes_a_folder_that_reloads_safely(tmp_path, encoders):
 def test_joins_an_embedding_and_fit_weights_reads_the_index(tmp_path, capsys):
     from street2shop.commands import descriptors as descriptors_command
     from street2shop.commands import fit_weights
-    from street2shop.encoders import save_encoder
-    from street2shop.jobs import embed_catalogue, make_embedder
-    from street2shop.search import SearchIndex
-    from street2shop.storage import LocalOutputDir
+    from street2shop.models.encoder import save_encoder
+    from street2shop.index.build import embed_catalogue, make_embedder
+    from street2shop.index.search import SearchIndex
+    from street2shop.storage.stores import LocalOutputDir
     from tiny_models import tiny_encoder, write_catalogue
 
     parser = argparse.ArgumentParser()

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from street2shop.backbones import backbone_spec, build_feature_extractor, resolve_weights
-from street2shop.encoders import load_encoder, make_encoder, model_fingerprint, save_encoder
+from street2shop.models.backbones import backbone_spec, build_feature_extractor, resolve_weights
+from street2shop.models.encoder import load_encoder, make_encoder, model_fingerprint, save_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
 from tiny_models import tiny_encoder
 
@@ -55,7 +55,7 @@ def test_encoder_round_trips_in_a_fresh_process_with_safe_mode(tmp_path, resnet_
     expected = np.asarray(resnet_small(images, training=False))
     script = (
         "import json, sys, numpy as np\n"
-        "from street2shop.encoders import load_encoder\n"
+        "from street2shop.models.encoder import load_encoder\n"
         f"enc = load_encoder({str(tmp_path / 'enc')!r})\n"
         f"out = np.asarray(enc.model(np.load({str(tmp_path / 'images.npy')!r}), training=False))\n"
         "print(json.dumps({'fp': enc.fingerprint, 'v': out.tolist()}))\n"

@@ -8,15 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from street2shop.demo_catalog import make_demo_catalog
-from street2shop.encoders import save_encoder
+from street2shop.demo.catalogue import make_demo_catalog
+from street2shop.models.encoder import save_encoder
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.fusion import stored_vectors
-from street2shop.images import decode_image
-from street2shop.jobs import embed_catalogue
-from street2shop.search import SearchIndex
-from street2shop.segmentation import SegmentParams
-from street2shop.storage import LocalOutputDir
+from street2shop.index.fusion import stored_vectors
+from street2shop.images.decode import decode_image
+from street2shop.index.build import embed_catalogue
+from street2shop.index.search import SearchIndex
+from street2shop.segmentation.garment import SegmentParams
+from street2shop.storage.stores import LocalOutputDir
 from tiny_models import tiny_encoder
 
 
@@ -94,9 +94,9 @@ def test_fitting_needs_two_parts_and_matching_queries(catalogue, tmp_path):
 
 
 def test_synthesised_queries_are_one_street_like_view_per_picked_product(catalogue):
-    from street2shop.images import fit_to_square
-    from street2shop.jobs import image_source
-    from street2shop.synthetic_queries import synthesise_queries
+    from street2shop.images.decode import fit_to_square
+    from street2shop.index.build import image_source
+    from street2shop.synthesis.queries import synthesise_queries
 
     _, demo = catalogue
     items = pd.read_csv(demo.catalog, dtype=str)

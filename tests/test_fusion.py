@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.fusion import (
+from street2shop.index.fusion import (
     fit_part_weights,
     fused_scores,
     product_ranks,

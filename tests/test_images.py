@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageFile
 
 from street2shop.errors import BadImage
-from street2shop.images import decode_image, encode_jpeg, encode_png, fit_to_square
+from street2shop.images.decode import decode_image, encode_jpeg, encode_png, fit_to_square
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -226,7 +226,7 @@ def test_encoders_round_trip_in_rgb_order():
 
 
 def test_min_side_decodes_a_big_jpeg_at_reduced_scale_but_never_below_it():
-    from street2shop.images import decode_image, encode_jpeg
+    from street2shop.images.decode import decode_image, encode_jpeg
 
     yy, xx = np.mgrid[0:800, 0:1200]
     picture = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=2).astype(np.uint8)

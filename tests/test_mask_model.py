@@ -1,4 +1,4 @@
-"""Tests for street2shop.mask_model: a user's Keras mask model, saved, loaded with safe_mode and used."""
+"""Tests for street2shop.segmentation.mask_model: a user's Keras mask model, saved, loaded with safe_mode and used."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from street2shop.errors import IndexFormatError
-from street2shop.mask_model import CONFIG_FILE, MODEL_FILE, MaskModel, load_mask_model, save_mask_model
-from street2shop.segmentation import segment_garment
+from street2shop.segmentation.mask_model import CONFIG_FILE, MODEL_FILE, MaskModel, load_mask_model, save_mask_model
+from street2shop.segmentation.garment import segment_garment
 from test_segmentation import clutter, garment_mask, iou, paint, white
 
 

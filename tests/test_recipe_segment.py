@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 
 from dss_harness import DSSProject, storage
-from street2shop.images import decode_image, encode_jpeg, encode_png
-from street2shop.mask_model import save_mask_model
+from street2shop.images.decode import decode_image, encode_jpeg, encode_png
+from street2shop.segmentation.mask_model import save_mask_model
 from test_mask_model import build_red_model, red_on_clutter
 from test_segmentation import iou
 

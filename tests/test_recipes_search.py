@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from dss_harness import DSSProject, storage
-from street2shop.search import SearchIndex
+from street2shop.index.search import SearchIndex
 from tiny_models import write_catalogue
 
 EMBED_CONFIG = {"backbone": "mobilenetv3small", "weights_source": "folder", "image_size": 32, "batch_size": 4, "index_type": "flat", "max_pixels": 50_000_000}
@@ -20,7 +20,7 @@ def project(tmp_path_factory):
     """A project with a partitioned manifest, a pictures folder (with bad files) and a weights folder."""
     import keras
 
-    from street2shop.backbones import build_feature_extractor
+    from street2shop.models.backbones import build_feature_extractor
 
     root = tmp_path_factory.mktemp("dss")
     images, catalog, queries = write_catalogue(root / "local", n_products=6)

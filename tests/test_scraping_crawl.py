@@ -12,7 +12,7 @@ import pytest
 from marketplace_fixture import Marketplace
 
 from street2shop.cli import main
-from street2shop.images import decode_image
+from street2shop.images.decode import decode_image
 from street2shop.manifest import validate_manifest
 from street2shop.scraping.crawler import STOP_MAX_DURATION, STOP_MAX_PRODUCTS, STOP_SITE_REFUSING, Crawler
 from street2shop.scraping.fetch import Fetcher

@@ -10,7 +10,7 @@ import pytest
 from dss_harness import DSSProject
 from marketplace_fixture import Marketplace
 
-from street2shop.images import decode_image
+from street2shop.images.decode import decode_image
 from street2shop.manifest import validate_manifest
 
 RECIPE = "street2shop-scrape"

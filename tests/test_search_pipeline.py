@@ -8,12 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from street2shop.embedding import Embedder
+from street2shop.models.embedder import Embedder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter, ManifestError
-from street2shop.evaluation import evaluate_retrieval
-from street2shop.index_folder import build_index
-from street2shop.search import SearchIndex
-from street2shop.storage import ImageSource, LocalImageStore, LocalOutputDir
+from street2shop.evaluation.retrieval import evaluate_retrieval
+from street2shop.index.folder import build_index
+from street2shop.index.search import SearchIndex
+from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
 from tiny_models import coloured_picture, tiny_encoder, write_catalogue
 
 
@@ -34,7 +34,7 @@ def build(catalogue, encoder, out, **kwargs):
 
 
 def test_embed_source_keeps_order_and_reports_bad_rows(tmp_path, encoder):
-    from street2shop.images import encode_jpeg, encode_png
+    from street2shop.images.decode import encode_jpeg, encode_png
 
     (tmp_path / "a.jpg").write_bytes(encode_jpeg(coloured_picture((200, 10, 10))))
     (tmp_path / "b.png").write_bytes(encode_png(coloured_picture((10, 200, 10))))

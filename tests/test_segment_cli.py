@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from street2shop.cli import main
-from street2shop.mask_model import save_mask_model
+from street2shop.segmentation.mask_model import save_mask_model
 from test_mask_model import build_red_model, red_on_clutter
 from test_segmentation import garment_mask, iou, paint, white
 

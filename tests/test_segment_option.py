@@ -13,15 +13,15 @@ import pytest
 from cli_runner import street2shop
 from dss_harness import DSSProject, storage
 from serving_support import b64
-from street2shop.encoders import save_encoder
+from street2shop.models.encoder import save_encoder
 from street2shop.errors import FingerprintMismatch, InvalidParameter
-from street2shop.images import decode_image
-from street2shop.jobs import embed_catalogue, make_embedder, warn_segment_mismatch
-from street2shop.mask_model import MODEL_FILE, load_mask_model, save_mask_model
-from street2shop.search import SearchIndex
-from street2shop.segment_option import MASK_MODEL_DIR, SegmentStep, segment_step
-from street2shop.segmentation import SegmentParams, segment_and_crop
-from street2shop.storage import LocalOutputDir
+from street2shop.images.decode import decode_image
+from street2shop.index.build import embed_catalogue, make_embedder, warn_segment_mismatch
+from street2shop.segmentation.mask_model import MODEL_FILE, load_mask_model, save_mask_model
+from street2shop.index.search import SearchIndex
+from street2shop.segmentation.step import MASK_MODEL_DIR, SegmentStep, segment_step
+from street2shop.segmentation.garment import SegmentParams, segment_and_crop
+from street2shop.storage.stores import LocalOutputDir
 from test_mask_model import build_red_model, red_on_clutter
 from tiny_models import tiny_encoder, write_catalogue
 
@@ -171,7 +171,7 @@ def test_train_records_segment_and_embed_warns_on_a_mismatch(workspace, tmp_path
     assert warn_segment_mismatch(embedder, SegmentStep(PARAMS)) == []
     assert "margin" in warn_segment_mismatch(embedder, SegmentStep(SegmentParams(margin=0.3)))[0]
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="street2shop.jobs"):
+    with caplog.at_level(logging.WARNING, logger="street2shop.index.build"):
         embed_catalogue(manifest=workspace["catalog"], images=workspace["images"], output=LocalOutputDir(tmp_path / "index"), models=[model_dir], batch_size=4)
     warned = [r.getMessage() for r in caplog.records if "segment settings" in r.getMessage()]
     assert len(warned) == 1 and "'type'" in warned[0] and "on vs off" in warned[0]

@@ -1,4 +1,4 @@
-"""Tests for street2shop.segmentation: box sources, GrabCut, degenerate pictures and cut-outs."""
+"""Tests for street2shop.segmentation.garment: box sources, GrabCut, degenerate pictures and cut-outs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.segmentation import (
+from street2shop.segmentation.garment import (
     FLAGS,
     SegmentParams,
     apply_mask,
@@ -18,7 +18,7 @@ from street2shop.segmentation import (
     segment_garment,
     segment_images,
 )
-from street2shop.storage import ImageSource, LocalImageStore
+from street2shop.storage.stores import ImageSource, LocalImageStore
 
 # A t-shirt outline, in units of the picture's shorter side, around (0, 0).
 TSHIRT = np.array(

@@ -264,6 +264,6 @@ def test_download_weights_macro_fills_the_folder_for_offline_use(project):
     manifest = json.loads(files["street2shop-weights.json"].read_text())
     assert manifest["resnet50"]["sha256"] == hashlib.sha256(PAYLOAD).hexdigest()
     assert run.progress[-1] == 100 and run.progress_target == [100, "NONE"]
-    from street2shop.backbones import backbone_spec, resolve_weights
+    from street2shop.models.backbones import backbone_spec, resolve_weights
 
     assert resolve_weights(str(files["street2shop-weights.json"].parent), backbone_spec("resnet50")) == str(files["resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"])

@@ -16,7 +16,7 @@ from PIL import Image
 import apinode_emulator
 from dss_harness import REPO_ROOT
 from serving_support import b64, build_tiny_index, double_apinode
-from street2shop.images import encode_jpeg, encode_png
+from street2shop.images.decode import encode_jpeg, encode_png
 from street2shop.serving.deploy import ENDPOINT_CODE_RESOURCE, LIB_ZIP, bundle_python_lib, endpoint_config
 from street2shop.serving.recommend import ApiError, Limits, Recommender, parse_request
 from tiny_models import coloured_picture
@@ -32,7 +32,7 @@ def built(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def recommender(built):
-    from street2shop.search import SearchIndex
+    from street2shop.index.search import SearchIndex
 
     return Recommender(SearchIndex.load(built[0]), Limits(max_k=20))
 

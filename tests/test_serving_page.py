@@ -19,10 +19,10 @@ SCREENSHOT = Path("/tmp/street2shop-visual-search.png")
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     """A small demo catalogue (garments with type and gender labels) indexed with a tiny encoder."""
-    from street2shop.demo_catalog import make_demo_catalog
-    from street2shop.embedding import Embedder
-    from street2shop.index_folder import build_index
-    from street2shop.storage import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.demo.catalogue import make_demo_catalog
+    from street2shop.models.embedder import Embedder
+    from street2shop.index.folder import build_index
+    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
     from tiny_models import tiny_encoder
 
     root = tmp_path_factory.mktemp("demo")

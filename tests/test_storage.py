@@ -17,9 +17,9 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from street2shop import storage
+from street2shop.storage import stores as storage
 from street2shop.errors import InvalidParameter, StorageError
-from street2shop.storage import (
+from street2shop.storage.stores import (
     POINTER_FILE,
     FolderImageStore,
     FolderOutputDir,
@@ -33,7 +33,7 @@ from street2shop.storage import (
     read_many,
 )
 
-PYTHON_LIB = Path(storage.__file__).resolve().parents[1]
+PYTHON_LIB = Path(storage.__file__).resolve().parents[2]
 
 
 class FakeFolder:
@@ -393,7 +393,7 @@ def test_local_output_killed_during_copy_leaves_the_old_tree(tmp_path):
     script = (
         "import os, shutil, sys\n"
         f"sys.path.insert(0, {str(PYTHON_LIB)!r})\n"
-        "from street2shop.storage import LocalOutputDir\n"
+        "from street2shop.storage.stores import LocalOutputDir\n"
         "import functools\n"
         "def copy_then_die(src, dst, **kwargs):\n"
         "    shutil.copy2(src, dst, **kwargs)\n"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.images import encode_jpeg
-from street2shop.storage import LocalImageStore
-from street2shop.training.synthesis import (
+from street2shop.images.decode import encode_jpeg
+from street2shop.storage.stores import LocalImageStore
+from street2shop.synthesis.views import (
     SynthesisParams,
     ViewSource,
     background_bank,

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from cli_runner import street2shop
-from street2shop.images import encode_jpeg
+from street2shop.images.decode import encode_jpeg
 from tiny_models import coloured_picture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,8 +147,8 @@ def test_a_trained_model_round_trips_in_a_fresh_process(trained):
     assert len(before) == trained["colours"]["validation_pictures"]
     code = (
         "import sys, json, numpy as np, pandas as pd\n"
-        "from street2shop.images import decode_image, fit_to_square\n"
-        "from street2shop.training.model_folder import load_model\n"
+        "from street2shop.images.decode import decode_image, fit_to_square\n"
+        "from street2shop.models.model_folder import load_model\n"
         "model, info = load_model(sys.argv[1])\n"  # Keras safe_mode; the fingerprint is checked
         "rows = pd.read_csv(sys.argv[1] + '/predictions.csv')\n"
         "x = np.stack([fit_to_square(decode_image(open(sys.argv[2] + '/' + i, 'rb').read()), info['image_size']) for i in rows['image']])\n"
@@ -250,7 +250,7 @@ def test_train_recipe_publishes_a_style_model_and_rejected_rows(project):
 
 def test_embed_recipe_concatenates_the_connected_models(project):
     from dss_harness import storage
-    from street2shop.search import SearchIndex
+    from street2shop.index.search import SearchIndex
 
     project.run_recipe(
         "street2shop-embed",

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.vector_index import VectorIndex
+from street2shop.index.vectors import VectorIndex
 
 
 def unit(rows: int, dim: int = 24, seed: int = 0) -> np.ndarray:

@@ -11,8 +11,8 @@ def tiny_encoder(name: str = "tiny", *, size: int = 32, dim: int = 16, seed: int
     """A small conv net (uint8 images -> unit vectors) wrapped as an Encoder."""
     import keras
 
-    from street2shop.backbones import register_layers
-    from street2shop.encoders import make_encoder
+    from street2shop.models.backbones import register_layers
+    from street2shop.models.encoder import make_encoder
 
     keras.utils.set_random_seed(seed)
     layers = register_layers()
@@ -41,7 +41,7 @@ def write_catalogue(root: Path, n_products: int = 6, *, seed: int = 0):
     """Shop and user JPEGs of coloured rectangles, one product each, with catalogue/queries CSVs."""
     import pandas as pd
 
-    from street2shop.images import encode_jpeg
+    from street2shop.images.decode import encode_jpeg
 
     rng = np.random.default_rng(seed)
     images = root / "images"

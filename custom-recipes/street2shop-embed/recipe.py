@@ -6,8 +6,8 @@ from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
 from street2shop.dss.model_io import fit_queries, input_folders, local_weights, materialize_folders, materialize_optional
 from street2shop.dss.params import embed_params
-from street2shop.jobs import embed_catalogue
-from street2shop.storage import FolderImageStore, FolderOutputDir
+from street2shop.index.build import embed_catalogue
+from street2shop.storage.stores import FolderImageStore, FolderOutputDir
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ import tempfile
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
 from street2shop.dss.params import segment_params
-from street2shop.mask_model import load_mask_model
-from street2shop.segmentation import SegmentParams, segment_images
-from street2shop.storage import FolderImageStore, FolderOutputDir, ImageSource, open_published
+from street2shop.segmentation.mask_model import load_mask_model
+from street2shop.segmentation.garment import SegmentParams, segment_images
+from street2shop.storage.stores import FolderImageStore, FolderOutputDir, ImageSource, open_published
 
 
 def main() -> None:

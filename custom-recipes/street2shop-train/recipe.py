@@ -8,8 +8,8 @@ from street2shop.dss.boundary import run_component
 from street2shop.dss.model_io import local_weights, materialize_optional, optional_frame
 from street2shop.dss.params import train_params
 from street2shop.errors import InvalidParameter
-from street2shop.segment_option import segment_step
-from street2shop.storage import FolderImageStore, FolderOutputDir
+from street2shop.segmentation.step import segment_step
+from street2shop.storage.stores import FolderImageStore, FolderOutputDir
 from street2shop.training.job import train_attribute_model
 
 

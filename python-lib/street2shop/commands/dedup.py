@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 NAME = "dedup"
 HELP = "find duplicate products by image: pairs, groups, a deduplicated manifest and a review gallery"

@@ -10,7 +10,7 @@ HELP = "write an encoder folder of garment descriptors (colour, texture, shape; 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from street2shop.descriptors import DEFAULT_PART_WEIGHTS, DEFAULT_SIZE, PARTS
+    from street2shop.models.descriptors import DEFAULT_PART_WEIGHTS, DEFAULT_SIZE, PARTS
 
     parser.add_argument("out", metavar="OUT_DIR", help="encoder folder to write (replaced atomically)")
     parser.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"input side in pixels, a multiple of 16 (default {DEFAULT_SIZE})")
@@ -23,10 +23,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.descriptors import descriptor_encoder
-    from street2shop.encoders import save_encoder
+    from street2shop.models.descriptors import descriptor_encoder
+    from street2shop.models.encoder import save_encoder
     from street2shop.errors import InvalidParameter
-    from street2shop.storage import LocalOutputDir
+    from street2shop.storage.stores import LocalOutputDir
 
     weights = None
     if args.part_weights is not None:

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 NAME = "embed"
 HELP = "embed a catalogue's pictures and build its index folder"
@@ -55,7 +55,7 @@ def add_segment_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 def segment_from_args(args: argparse.Namespace):
     """``(SegmentParams or None, mask model folder or None)`` from the ``segment`` flags."""
     from street2shop.errors import InvalidParameter
-    from street2shop.segmentation import SegmentParams
+    from street2shop.segmentation.garment import SegmentParams
 
     if not args.segment:
         for flag, value in (("--segment-margin", args.segment_margin), ("--mask-model", args.mask_model)):
@@ -67,8 +67,8 @@ def segment_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.jobs import embed_catalogue
-    from street2shop.storage import LocalOutputDir
+    from street2shop.index.build import embed_catalogue
+    from street2shop.storage.stores import LocalOutputDir
 
     segment, mask_model = segment_from_args(args)
     errors_path = Path(args.errors) if args.errors else Path(f"{str(args.out).rstrip('/')}-errors.csv")

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Generate the catalogue and print a one-line JSON summary."""
-    from street2shop.demo_catalog import make_demo_catalog
+    from street2shop.demo.catalogue import make_demo_catalog
 
     catalogue = make_demo_catalog(
         args.out,

@@ -32,8 +32,8 @@ def parse_filters(specs: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.encoders import load_encoder
-    from street2shop.search import SearchIndex
+    from street2shop.models.encoder import load_encoder
+    from street2shop.index.search import SearchIndex
 
     filters = parse_filters(args.filter)
     encoders = [load_encoder(path) for path in args.models] if args.models else None

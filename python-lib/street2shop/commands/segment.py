@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 NAME = "segment"
 HELP = "cut the garment out of each picture: segmented pictures, masks and a boxes table"
@@ -28,13 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from street2shop.segmentation import ERRORS_FILE, SegmentParams, segment_images
-    from street2shop.storage import ImageSource, LocalOutputDir, open_image_store
+    from street2shop.segmentation.garment import ERRORS_FILE, SegmentParams, segment_images
+    from street2shop.storage.stores import ImageSource, LocalOutputDir, open_image_store
 
     params = SegmentParams(margin=args.margin, work_size=args.work_size, iterations=args.iterations)
     mask_model = None
     if args.model:
-        from street2shop.mask_model import load_mask_model
+        from street2shop.segmentation.mask_model import load_mask_model
 
         mask_model = load_mask_model(args.model)
     report = segment_images(

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 NAME = "train"
 HELP = "train an attribute model on one label column and write its model folder"
@@ -124,8 +124,8 @@ def settings_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.commands.embed import segment_from_args
-    from street2shop.segment_option import segment_step
-    from street2shop.storage import LocalOutputDir
+    from street2shop.segmentation.step import segment_step
+    from street2shop.storage.stores import LocalOutputDir
     from street2shop.training.job import train_attribute_model
 
     settings = settings_from_args(args)

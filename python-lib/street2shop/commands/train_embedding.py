@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 NAME = "train-embedding"
 HELP = "train a photo-to-product metric embedding from shop pictures (synthesised street views) and write its model folder"
@@ -76,7 +76,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.storage import LocalOutputDir
+    from street2shop.storage.stores import LocalOutputDir
     from street2shop.training.embedding_job import train_embedding_model
 
     settings = settings_from_args(args)

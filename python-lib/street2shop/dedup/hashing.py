@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -263,7 +263,7 @@ def compute_hashes(
         The hashes, and the rows that could not be hashed (columns row, image, reason; row is the
         position in ``images``).
     """
-    from street2shop.imageload import load_images
+    from street2shop.images.load import load_images
 
     kinds = check_kinds(kinds)
     images = list(images)

@@ -40,7 +40,7 @@ from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, ver
 from street2shop.dedup.params import ERROR_COLUMNS, HASHES_FILE, THUMBS_FILE, DedupParams, DedupResult
 from street2shop.dedup.report import order_for_review
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 logger = logging.getLogger(__name__)
 
@@ -396,7 +396,7 @@ def find_duplicates(
 
 
 def _source(images: Any) -> Any:
-    from street2shop.jobs import image_source
+    from street2shop.index.build import image_source
 
     return image_source(images)
 
@@ -556,7 +556,7 @@ def load_catalogue(*locations: Any) -> Catalogue:
     Several locations (local folders or DSS managed folders) are merged by ``image``: an index
     folder from ``embed`` for the vectors and the previous dedup output for the hashes, typically.
     """
-    from street2shop.storage import open_published
+    from street2shop.storage.stores import open_published
 
     if not locations:
         raise InvalidParameter("an existing catalogue needs at least one folder (an index or a dedup output)")
@@ -612,7 +612,7 @@ def _load_catalogue(folders: list[Path], index_location: Any) -> Catalogue:
 
 def index_vectors(folder: str | Path) -> tuple[pd.DataFrame, np.ndarray]:
     """The item table and the (n, d) vectors stored in an index folder made by ``embed``."""
-    from street2shop.index_folder import read_index_info, read_items, read_vectors
+    from street2shop.index.folder import read_index_info, read_items, read_vectors
 
     folder = Path(folder)
     info = read_index_info(folder)
@@ -632,7 +632,7 @@ def embed_like_index(
     New products are embedded exactly as the catalogue was, so their vectors compare with the
     index's. Returns one row per manifest row and the mask of rows that could be embedded.
     """
-    from street2shop.search import SearchIndex
+    from street2shop.index.search import SearchIndex
 
     embedder = SearchIndex.load(index_dir).embedder
     result = embedder.embed_source(_source(images), manifest["image"].astype(str).tolist(), batch_size=batch_size, max_pixels=max_pixels)

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 from street2shop.dedup.hashing import HASH_BITS, ImageHashes, hamming
 from street2shop.errors import InvalidParameter
 from street2shop.progress import Progress
-from street2shop.storage import ordered_map
+from street2shop.storage.stores import ordered_map
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from street2shop.dedup.hashing import ImageHashes, check_kinds
 from street2shop.dedup.pairs import VectorSearchParams
 from street2shop.dedup.verify import VERIFY_MODES, VerifyParams
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 METHODS = ("auto", "hash", "cnn", "both")
 DEFAULT_MIN_COSINE = 0.9

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from street2shop.images import DEFAULT_MAX_PIXELS, encode_jpeg
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, encode_jpeg
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def _write_thumbnails(source: Any, images: list[str], folder: Path, size: int, m
         return {}
     import cv2
 
-    from street2shop.imageload import load_images
+    from street2shop.images.load import load_images
 
     def shrink(pixels: np.ndarray) -> np.ndarray:
         height, width = pixels.shape[:2]

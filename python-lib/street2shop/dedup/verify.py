@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -317,8 +317,8 @@ def verify_pairs(
         The pairs that passed, and the pictures that could not be read (row: the index in
         ``images``, image, reason): their pairs are not verified, nothing is raised.
     """
-    from street2shop.imageload import load_images
-    from street2shop.storage import ordered_map
+    from street2shop.images.load import load_images
+    from street2shop.storage.stores import ordered_map
 
     params = (params or VerifyParams()).check()
     a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)

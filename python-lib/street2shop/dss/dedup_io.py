@@ -28,7 +28,7 @@ from street2shop.dedup.params import ERROR_COLUMNS, DedupParams, DedupResult
 from street2shop.dss import recipe_io
 from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
 from street2shop.errors import InvalidParameter, Street2ShopError
-from street2shop.storage import FolderImageStore, FolderOutputDir, open_published
+from street2shop.storage.stores import FolderImageStore, FolderOutputDir, open_published
 
 logger = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from street2shop.dedup.pairs import VectorSearchParams
 from street2shop.dedup.verify import VERIFY_MODES, VerifyParams
 from street2shop.dss.params import _boolean, _choice, _integer, _number, _strings, _text
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
 KEEP_CHOICES = ("most_views", "first_seen", "priority")
 HASH_KINDS = ("phash", "dhash")

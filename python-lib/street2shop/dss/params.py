@@ -6,11 +6,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from street2shop.backbones import BACKBONES
+from street2shop.models.backbones import BACKBONES
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS
-from street2shop.segmentation import SegmentParams
-from street2shop.vector_index import INDEX_KINDS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
+from street2shop.segmentation.garment import SegmentParams
+from street2shop.index.vectors import INDEX_KINDS
 
 WEIGHT_SOURCES = ("imagenet", "folder", "none")
 

@@ -2,7 +2,7 @@
 
 Each ``*_main`` function is what one component runs: read its config, call the library
 (:mod:`street2shop.serving.deploy`, :mod:`street2shop.serving.weights_download`,
-:mod:`street2shop.evaluation`), write what it reports.
+:mod:`street2shop.evaluation.retrieval`), write what it reports.
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def _index_items(folder: Any) -> Any:
     """The item table of an index folder, without loading its models."""
     import pandas as pd
 
-    from street2shop.index_folder import INDEX_FILE, ITEMS_FILE
-    from street2shop.storage import open_published
+    from street2shop.index.folder import INDEX_FILE, ITEMS_FILE
+    from street2shop.storage.stores import open_published
 
     published = open_published(folder)
     if not published.exists(INDEX_FILE):
@@ -117,7 +117,7 @@ def _index_items(folder: Any) -> Any:
 
 
 def _test_pictures(items: Any, pictures_folder: str | None, count: int) -> list[dict[str, Any]]:
-    from street2shop.storage import FolderImageStore, ImageSource
+    from street2shop.storage.stores import FolderImageStore, ImageSource
 
     pictures: list[tuple[str, bytes]] = []
     if pictures_folder and count > 0:
@@ -197,9 +197,9 @@ def quality_gate_main(config: dict[str, Any]) -> dict[str, Any]:
     """Evaluate the index on the queries, set the figures as scenario variables, fail under the threshold."""
     from dataiku.scenario import Scenario
 
-    from street2shop.evaluation import DEFAULT_KS
-    from street2shop.jobs import evaluate_catalogue
-    from street2shop.storage import FolderImageStore
+    from street2shop.evaluation.retrieval import DEFAULT_KS
+    from street2shop.index.build import evaluate_catalogue
+    from street2shop.storage.stores import FolderImageStore
 
     params = gate_params(config)
     queries = dataiku.Dataset(params.queries).get_dataframe(infer_with_pandas=False, parse_dates=False)

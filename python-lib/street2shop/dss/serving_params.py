@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from street2shop.backbones import BACKBONES
+from street2shop.models.backbones import BACKBONES
 from street2shop.errors import InvalidParameter
 from street2shop.serving.recommend import Limits
 

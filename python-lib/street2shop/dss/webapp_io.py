@@ -21,10 +21,10 @@ def setup_backend(app: Any) -> None:
     When the index cannot be loaded the routes still exist and answer 503 with the reason, so the
     page shows it instead of a dead backend.
     """
-    from street2shop.search import SearchIndex
+    from street2shop.index.search import SearchIndex
     from street2shop.serving.recommend import Recommender
     from street2shop.serving.thumbnails import Thumbnails
-    from street2shop.storage import FolderImageStore, ImageSource
+    from street2shop.storage.stores import FolderImageStore, ImageSource
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

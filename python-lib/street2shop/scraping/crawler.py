@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from street2shop.errors import BadImage
-from street2shop.images import decode_image
+from street2shop.images.decode import decode_image
 from street2shop.scraping.errors import CrawlBlocked, FetchFailed, URLRefused
 from street2shop.scraping.extract import (
     ProductPage,

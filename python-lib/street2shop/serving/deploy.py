@@ -99,7 +99,7 @@ def make_test_queries(pictures: Sequence[tuple[str, bytes]], *, k: int = 5, side
 
     import cv2
 
-    from street2shop.images import decode_image, encode_jpeg
+    from street2shop.images.decode import decode_image, encode_jpeg
 
     queries = []
     for name, data in pictures:
@@ -121,7 +121,7 @@ def synthetic_test_query(*, k: int = 5) -> dict[str, Any]:
     """A test query with a generated picture, for when no catalogue picture is at hand."""
     import base64
 
-    from street2shop.images import encode_jpeg
+    from street2shop.images.decode import encode_jpeg
 
     pixels = np.full((128, 96, 3), 255, np.uint8)
     pixels[20:108, 24:72] = (180, 40, 60)

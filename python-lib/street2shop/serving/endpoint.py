@@ -39,7 +39,7 @@ def load_endpoint(folders: Sequence[str], *, api_exception: Callable[..., Except
         ``handle(data)``: the response for a request body, raising ``api_exception`` with the
         HTTP status (4xx for bad requests) otherwise.
     """
-    from street2shop.search import SearchIndex
+    from street2shop.index.search import SearchIndex
 
     if not folders:
         raise IndexFormatError("the endpoint has no managed folder: add the index folder to it")

@@ -179,7 +179,7 @@ class Recommender:
     """Answers ``recommend`` requests on one loaded index.
 
     Args:
-        index: a loaded :class:`~street2shop.search.SearchIndex`.
+        index: a loaded :class:`~street2shop.index.search.SearchIndex`.
         limits: what one request may ask for.
         warm_up: run one blank picture through the model now, so the first request is not slow.
 
@@ -195,7 +195,7 @@ class Recommender:
             self._warm_up()
 
     def _warm_up(self) -> None:
-        from street2shop.images import encode_png
+        from street2shop.images.decode import encode_png
 
         started = time.perf_counter()
         self.index.answer(encode_png(np.full((64, 64, 3), 255, np.uint8)), k=1, max_pixels=self.limits.max_pixels)

@@ -127,8 +127,8 @@ def build_app(
     endpoint_id: str = ENDPOINT_ID,
 ) -> Any:
     """Load an index (a folder, or a loaded ``SearchIndex``) and make the local server's Flask app."""
-    from street2shop.search import SearchIndex
-    from street2shop.storage import ImageSource, LocalImageStore
+    from street2shop.index.search import SearchIndex
+    from street2shop.storage.stores import ImageSource, LocalImageStore
 
     loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
     recommender = Recommender(loaded, limits)

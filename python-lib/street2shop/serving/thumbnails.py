@@ -57,7 +57,7 @@ class Thumbnails:
     def _make(self, image: str) -> bytes:
         import cv2
 
-        from street2shop.images import decode_image, encode_jpeg
+        from street2shop.images.decode import decode_image, encode_jpeg
 
         try:
             pixels = decode_image(self.source.read_bytes(image), name=image)

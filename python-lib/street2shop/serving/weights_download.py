@@ -3,7 +3,7 @@
 The file is streamed to a local temporary file while it is hashed, checked (HTTP status, size,
 HDF5 signature, checksum), and only then handed to the writer, so the destination never holds
 a partial file. The stored name is the one Keras itself downloads, which
-:func:`street2shop.backbones.resolve_weights` looks for in a weights folder.
+:func:`street2shop.models.backbones.resolve_weights` looks for in a weights folder.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from street2shop.backbones import backbone_spec
+from street2shop.models.backbones import backbone_spec
 from street2shop.errors import InvalidParameter, StorageError
 
 logger = logging.getLogger(__name__)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from street2shop.backbones import backbone_spec, register_layers, resolve_weights
+from street2shop.models.backbones import backbone_spec, register_layers, resolve_weights
 from street2shop.errors import InvalidParameter
 
 logger = logging.getLogger(__name__)

@@ -17,13 +17,13 @@ import pandas as pd
 
 from street2shop import __version__
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.imageload import load_images
-from street2shop.images import DEFAULT_MAX_PIXELS, fit_to_square
+from street2shop.images.load import load_images
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, fit_to_square
 from street2shop.manifest import read_table, validate_manifest
 from street2shop.progress import Progress
 from street2shop.training.metric import EMBEDDING_LAYER, LossParams
 from street2shop.training.splits import HELD_OUT_NAMES, VALIDATION_NAMES
-from street2shop.training.synthesis import SynthesisParams
+from street2shop.synthesis.views import SynthesisParams
 
 logger = logging.getLogger(__name__)
 
@@ -237,8 +237,8 @@ def train_embedding_model(
     """
     import keras
 
-    from street2shop.jobs import image_source
-    from street2shop.training.synthesis import ViewSource, background_bank, cut_out_garments, sample_views
+    from street2shop.index.build import image_source
+    from street2shop.synthesis.views import ViewSource, background_bank, cut_out_garments, sample_views
 
     size = settings.size
     source = image_source(images)
@@ -309,7 +309,7 @@ def train_embedding_model(
     }
     keras.utils.set_random_seed(settings.seed)
     from street2shop.training.metric import build_embedding_model, loss_function, training_model
-    from street2shop.training.synthesis import view_dataset
+    from street2shop.synthesis.views import view_dataset
 
     model = build_embedding_model(settings.backbone, image_size=size, dim=settings.dim, width=settings.width, weights=settings.weights)
     trainer = training_model(model, settings.loss, len(train_products))
@@ -340,7 +340,7 @@ def train_embedding_model(
         "views_per_second": round(len(history) * steps * settings.products_per_batch * settings.views_per_product / max(seconds, 1e-9), 1),
         **report,
     }
-    from street2shop.encoders import make_encoder
+    from street2shop.models.encoder import make_encoder
 
     info = {
         "kind": "metric",
@@ -460,8 +460,8 @@ def _keeper_class():
 
 
 def _write_folder(directory, encoder, history, metrics, validation, ranks, scores, views, settings, shop_rows, shop_ids, train_ids, val_ids, errors) -> None:
-    from street2shop.encoders import save_encoder
-    from street2shop.training.synthesis import synthesis_png
+    from street2shop.models.encoder import save_encoder
+    from street2shop.synthesis.views import synthesis_png
 
     save_encoder(encoder, directory)
     history.to_csv(directory / HISTORY_FILE, index=False)

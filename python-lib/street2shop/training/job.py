@@ -17,9 +17,9 @@ import pandas as pd
 
 from street2shop import __version__
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.manifest import merge_errors, read_table, validate_manifest
-from street2shop.segment_option import segment_record
+from street2shop.segmentation.step import segment_record
 from street2shop.training.architectures import BDN, ENCODING_LAYER, Architecture, architecture_name, default_image_size
 from street2shop.training.augment import AugmentParams
 from street2shop.training.balance import MAX_UPSAMPLE, balance
@@ -117,7 +117,7 @@ def train_attribute_model(
         mapping: regrouping of fine label values into general ones.
         duplicates: a dedup output (groups or pairs): duplicate products stay on one side of the split.
         transform: applied to decoded pictures before resizing. A ``SegmentStep`` (the ``segment``
-            option, ``street2shop.segment_option.segment_step``) is recorded in ``model.json``
+            option, ``street2shop.segmentation.step.segment_step``) is recorded in ``model.json``
             (``segment``, ``segment_pad``, ``segment_mask_model``) so ``embed`` can check that the
             catalogue is processed the same way.
 
@@ -127,7 +127,7 @@ def train_attribute_model(
     """
     import keras
 
-    from street2shop.jobs import image_source
+    from street2shop.index.build import image_source
 
     settings = _checked(settings)
     architecture = settings.architecture
@@ -264,7 +264,7 @@ def train_label_models(
 
     Yields ``(label, model folder, report, seconds)`` as each model is done, so callers can show progress.
     """
-    from street2shop.storage import LocalOutputDir
+    from street2shop.storage.stores import LocalOutputDir
 
     for label, multilabel in labels:
         started = time.monotonic()
@@ -329,7 +329,7 @@ def _build_and_fit(settings: TrainSettings, classes: list[str], plan: Any, train
 def _write_folder(
     directory: Path, *, model, settings, labels, metrics, result, report, pictures, val_pos, val_rows, probabilities, split, errors, segment
 ) -> tuple[Any, dict[str, Any]]:
-    from street2shop.encoders import model_fingerprint
+    from street2shop.models.encoder import model_fingerprint
     from street2shop.training import model_folder as mf
     from street2shop.training.architectures import encoder_model
     from street2shop.training.pictures import confusion_png, examples_png, learning_curves_png

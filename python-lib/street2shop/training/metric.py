@@ -169,7 +169,7 @@ def build_embedding_model(
     """
     import keras
 
-    from street2shop.backbones import register_layers
+    from street2shop.models.backbones import register_layers
     from street2shop.training.architectures import BDN, POOLED_LAYER, Architecture, architecture_name, build_classifier
 
     name = architecture_name(backbone)

@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from street2shop.evaluation import EvaluationResult
-from street2shop.images import decode_image, encode_jpeg, fit_to_square
-from street2shop.search import SearchIndex
+from street2shop.evaluation.retrieval import EvaluationResult
+from street2shop.images.decode import decode_image, encode_jpeg, fit_to_square
+from street2shop.index.search import SearchIndex
 
 logger = logging.getLogger(__name__)
 

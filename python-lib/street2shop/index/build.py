@@ -10,17 +10,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from street2shop.embedding import Embedder, EncoderWeighting
+from street2shop.models.embedder import Embedder, EncoderWeighting
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.evaluation import DEFAULT_KS, EvaluationResult, evaluate_retrieval
-from street2shop.images import DEFAULT_MAX_PIXELS
-from street2shop.index_folder import BuildReport, build_index
+from street2shop.evaluation.retrieval import DEFAULT_KS, EvaluationResult, evaluate_retrieval
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
+from street2shop.index.folder import BuildReport, build_index
 from street2shop.manifest import read_table
-from street2shop.search import SearchIndex
-from street2shop.segment_option import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
-from street2shop.segmentation import SegmentParams
-from street2shop.storage import ImageSource, open_image_store, open_published
-from street2shop.synthetic_queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
+from street2shop.index.search import SearchIndex
+from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
+from street2shop.segmentation.garment import SegmentParams
+from street2shop.storage.stores import ImageSource, open_image_store, open_published
+from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 
 logger = logging.getLogger(__name__)
 
@@ -52,11 +52,11 @@ def make_embedder(
             name gets a ``-2``, ``-3``... suffix.
         model_weights: one weight per model, in order, or ``{model name: weight}`` (default 1).
         encoding_layer: trained models only: the layer whose output is the encoding.
-        descriptors: add the garment descriptors (``street2shop.descriptors``, no weights) as a
+        descriptors: add the garment descriptors (``street2shop.models.descriptors``, no weights) as a
             last part, at this input size.
     """
-    from street2shop.backbones import backbone_encoder
-    from street2shop.encoders import load_encoder
+    from street2shop.models.backbones import backbone_encoder
+    from street2shop.models.encoder import load_encoder
 
     if not models and model_weights and not descriptors:
         raise InvalidParameter("model weights are given but no models")
@@ -65,7 +65,7 @@ def make_embedder(
         directory = open_published(path).materialize(None) if _published_copy(path) else Path(path)
         encoders.append(load_encoder(directory, layer=encoding_layer))
     if descriptors:
-        from street2shop.descriptors import descriptor_encoder
+        from street2shop.models.descriptors import descriptor_encoder
 
         encoders.append(descriptor_encoder(descriptors))
     seen: dict[str, int] = {}
@@ -78,7 +78,7 @@ def make_embedder(
 
 def _published_copy(path: str | Path) -> bool:
     """Whether ``path`` is a published folder with versions (a pointer file) rather than the files themselves."""
-    from street2shop.storage import POINTER_FILE
+    from street2shop.storage.stores import POINTER_FILE
 
     return (Path(path) / POINTER_FILE).is_file()
 
@@ -130,15 +130,15 @@ def embed_catalogue(
         segment: cut the garment out of each picture before encoding it (True: default
             parameters). The settings are recorded in ``index.json`` and the mask model bundled
             in the index, so search, evaluation and serving segment queries the same way.
-        mask_model: a mask model folder (``street2shop.mask_model``) guiding the segmentation.
+        mask_model: a mask model folder (``street2shop.segmentation.mask_model``) guiding the segmentation.
         descriptors: add the garment descriptors as a part, at this input size.
         fit_queries: user photos with ``pair_id`` (read from ``images`` too): fit the parts'
-            weights on them (:func:`street2shop.fusion.fit_part_weights`) and index with those;
+            weights on them (:func:`street2shop.index.fusion.fit_part_weights`) and index with those;
             the fit is recorded in ``index.json``'s ``fusion``.
         fit_split: only the queries of this ``split`` (e.g. ``val``: never fit on test photos);
             None: all of them.
         fit_synthesised: fit on synthesised user photos of up to this many catalogue products
-            (:mod:`street2shop.synthetic_queries`) when ``fit_queries`` is None or holds no usable
+            (:mod:`street2shop.synthesis.queries`) when ``fit_queries`` is None or holds no usable
             photo; None: never. ``fusion.pairs`` records which: ``real`` or ``synthesised``.
 
     With segmentation on, each part is given what it expects (``segment_option.takes_garment``):
@@ -227,13 +227,13 @@ def fit_weights_on_queries(
     """Fit the part weights of a catalogue's vectors on user photos whose ``pair_id`` it holds.
 
     Returns:
-        A :class:`street2shop.fusion.FusionFit` (weights in the embedder's part order).
+        A :class:`street2shop.index.fusion.FusionFit` (weights in the embedder's part order).
 
     Raises:
         InvalidParameter: fewer than two parts.
         ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
     """
-    from street2shop.evaluation import queries_in_gallery
+    from street2shop.evaluation.retrieval import queries_in_gallery
 
     if len(embedder.parts) < 2:
         raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
@@ -273,18 +273,18 @@ def fit_weights_on_synthesised(
     """Fit the part weights of a catalogue's vectors on synthesised user photos of its own products.
 
     One street-like view of one shop picture per picked product
-    (:func:`street2shop.synthetic_queries.synthesise_queries`), embedded like a real photo (the
+    (:func:`street2shop.synthesis.queries.synthesise_queries`), embedded like a real photo (the
     embedder's segmentation reaches the parts that expect the garment); its pair is its
     product's ``pair_id``, or its ``product_id`` when the catalogue has no pair ids.
 
     Returns:
-        The :class:`street2shop.fusion.FusionFit` and the synthesised queries.
+        The :class:`street2shop.index.fusion.FusionFit` and the synthesised queries.
 
     Raises:
         InvalidParameter: fewer than two parts.
         ManifestError: fewer than two products whose picture could be cut out.
     """
-    from street2shop.synthetic_queries import synthesise_queries
+    from street2shop.synthesis.queries import synthesise_queries
 
     if len(embedder.parts) < 2:
         raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
@@ -310,8 +310,8 @@ def _fit_parts(
     objective: str,
     step: float,
 ) -> Any:
-    """:func:`street2shop.fusion.fit_part_weights` on embedded queries against the catalogue's vectors."""
-    from street2shop.fusion import fit_part_weights, split_parts
+    """:func:`street2shop.index.fusion.fit_part_weights` on embedded queries against the catalogue's vectors."""
+    from street2shop.index.fusion import fit_part_weights, split_parts
 
     layout = embedder.layout()
     fit = fit_part_weights(
@@ -362,7 +362,7 @@ def evaluate_catalogue(
         index: an index folder (path or managed folder) or a loaded ``SearchIndex``.
         report: where to publish the HTML/PNG report (an ``OutputDir``), or None.
     """
-    from street2shop.evaluation_report import write_evaluation_report
+    from street2shop.evaluation.report import write_evaluation_report
 
     loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
     source = image_source(images)
@@ -378,8 +378,8 @@ def compare_parts(index: SearchIndex, queries: pd.DataFrame, images: Any, *, ks:
     Returns:
         One row per method: ``method``, ``top_<k>`` for each k, ``mrr``; unreadable queries count as misses.
     """
-    from street2shop.evaluation import queries_in_gallery
-    from street2shop.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
+    from street2shop.evaluation.retrieval import queries_in_gallery
+    from street2shop.index.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
 
     rows = queries_in_gallery(queries, index.items)
     if rows.empty:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from street2shop.errors import ManifestError
 from street2shop.manifest import validate_manifest
-from street2shop.search import Filters, SearchIndex
+from street2shop.index.search import Filters, SearchIndex
 
 logger = logging.getLogger(__name__)
 

@@ -80,7 +80,7 @@ def reweighted(vectors: np.ndarray, layout: Sequence[Mapping[str, Any]], weights
 
 
 def stored_vectors(vector_index: Any) -> np.ndarray:
-    """All vectors of a :class:`~street2shop.vector_index.VectorIndex` (flat, IVF or HNSW), in item order."""
+    """All vectors of a :class:`~street2shop.index.vectors.VectorIndex` (flat, IVF or HNSW), in item order."""
     import faiss
 
     index = vector_index.index_

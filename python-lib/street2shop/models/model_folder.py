@@ -78,7 +78,7 @@ def load_model(directory: str | Path, *, layer: str | None = None, check_fingerp
     """
     import keras
 
-    from street2shop.encoders import model_fingerprint
+    from street2shop.models.encoder import model_fingerprint
     from street2shop.training.architectures import OUTPUT_LAYER, register_training_layers
     from street2shop.training.losses import register_losses
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import BadImage, InvalidParameter, StorageError
-from street2shop.images import DEFAULT_MAX_PIXELS, decode_image
-from street2shop.storage import ImageSource, ImageStore, ordered_map
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
+from street2shop.storage.stores import ImageSource, ImageStore, ordered_map
 
 logger = logging.getLogger(__name__)
 

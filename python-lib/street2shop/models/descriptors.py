@@ -1,12 +1,12 @@
 """Garment descriptors with no training: colour, texture and shape of the garment, as a Keras encoder.
 
-The encoder is an ordinary :class:`~street2shop.encoders.Encoder` (uint8 ``(S, S, 3)`` pictures
+The encoder is an ordinary :class:`~street2shop.models.encoder.Encoder` (uint8 ``(S, S, 3)`` pictures
 to a vector) built from registered layers whose only weights are fixed, non-trainable
 parameters, so it is saved, bundled in an index, fingerprinted and loaded with ``safe_mode``
 like a trained model, and runs in the same ``tf.data`` pipeline (on a GPU too).
 
 Where the garment is: with segmentation on, pictures arrive cut out on pure white
-(:func:`street2shop.segmentation.segment_and_crop`, padded white by ``fit_to_square``), so the
+(:func:`street2shop.segmentation.garment.segment_and_crop`, padded white by ``fit_to_square``), so the
 garment is the pixels that are not near-white. When almost nothing is near-white (a photo not
 segmented) or almost everything is (a white garment on white), a centred Gaussian prior takes
 the mask's place. Limitation: white and very light garments on white lose their near-white
@@ -65,7 +65,7 @@ _GRID = 8
 def register_descriptor_layers() -> dict[str, Any]:
     """Define (once) and return the descriptor layers, registered for ``safe_mode`` loading.
 
-    :func:`street2shop.encoders.load_encoder` must have called this before it loads a
+    :func:`street2shop.models.encoder.load_encoder` must have called this before it loads a
     descriptor encoder (its ``encoder.json`` has ``kind: descriptors``).
     """
     if _LAYERS:
@@ -370,7 +370,7 @@ def build_descriptor_model(
     """
     import keras
 
-    from street2shop.backbones import register_layers
+    from street2shop.models.backbones import register_layers
 
     parts = _check_parts(parts)
     weights = _part_weights(parts, part_weights)
@@ -406,13 +406,13 @@ def descriptor_encoder(
     part_weights: Mapping[str, float] | None = None,
     **options: Any,
 ):
-    """The descriptor model wrapped as an :class:`~street2shop.encoders.Encoder` (save it with ``save_encoder``).
+    """The descriptor model wrapped as an :class:`~street2shop.models.encoder.Encoder` (save it with ``save_encoder``).
 
     Args:
         name: the encoder's name (default ``descriptors`` for all parts, else ``descriptors-<parts>``).
         options: more :func:`build_descriptor_model` settings.
     """
-    from street2shop.encoders import make_encoder
+    from street2shop.models.encoder import make_encoder
 
     parts = _check_parts(parts)
     weights = _part_weights(parts, part_weights)

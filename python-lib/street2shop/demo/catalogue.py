@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from street2shop.errors import InvalidParameter, StorageError
-from street2shop.images import encode_jpeg, encode_png
+from street2shop.images.decode import encode_jpeg, encode_png
 from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ DUPLICATE_COLUMNS = ("product_a", "product_b", "image_a", "image_b", "transform"
 
 #: The file that marks a directory as a demo catalogue (and so as safe to replace).
 MARKER_FILE = "demo_catalog.json"
-_GENERATOR = "street2shop.demo_catalog"
+_GENERATOR = "street2shop.demo.catalogue"
 _FORMAT_VERSION = 1
 
 _PALETTE = {

@@ -11,9 +11,9 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
-from street2shop.encoders import Encoder
+from street2shop.models.encoder import Encoder
 from street2shop.errors import BadImage, InvalidParameter, StorageError
-from street2shop.images import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
 from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS, encode_jpeg, encode_png
-from street2shop.imageload import load_images
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, encode_jpeg, encode_png
+from street2shop.images.load import load_images
 from street2shop.manifest import ROW_COLUMN, validate_manifest
 from street2shop.progress import Progress
-from street2shop.storage import ImageSource, ImageStore, LocalOutputDir, ordered_map
+from street2shop.storage.stores import ImageSource, ImageStore, LocalOutputDir, ordered_map
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ def segment_garment(
     Args:
         rgb: ``(H, W, 3)`` uint8 RGB picture (``(H, W)`` grayscale and ``(H, W, 4)`` RGBA accepted).
         params: segmentation parameters.
-        mask_model: optional per-pixel garment probability model (``street2shop.mask_model``).
+        mask_model: optional per-pixel garment probability model (``street2shop.segmentation.mask_model``).
 
     Returns:
         The segmentation, with the mask at the picture's resolution.
@@ -390,7 +390,7 @@ def segment_images(
         manifest_rows: the manifest (a DataFrame or a CSV/Parquet path); only ``image`` is required.
         out: an output folder: a path, a ``LocalOutputDir`` or a ``FolderOutputDir`` (DSS).
         params: segmentation parameters.
-        mask_model: optional garment-mask model (``street2shop.mask_model.load_mask_model``).
+        mask_model: optional garment-mask model (``street2shop.segmentation.mask_model.load_mask_model``).
         background: ``white`` (JPEG) or ``transparent`` (PNG with alpha).
         max_pixels: larger pictures are refused (reported as errors).
         max_workers: segmenting threads (OpenCV releases the GIL).

@@ -13,13 +13,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from street2shop.embedding import Embedder, PixelTransform
-from street2shop.encoders import Encoder, load_encoder
+from street2shop.models.embedder import Embedder, PixelTransform
+from street2shop.models.encoder import Encoder, load_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
-from street2shop.images import DEFAULT_MAX_PIXELS, decode_image
-from street2shop.index_folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
+from street2shop.index.folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
 from street2shop.manifest import split_labels
-from street2shop.storage import open_published
+from street2shop.storage.stores import open_published
 
 logger = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class SearchIndex:
                 encoder = load_encoder(directory / ENCODERS_DIR / part["name"], expected_fingerprint=part["fingerprint"])
                 parts.append((encoder, float(part.get("weight", 1.0)), bool(part.get("transformed", True))))
         if transform is None:
-            from street2shop.segment_option import step_from_record
+            from street2shop.segmentation.step import step_from_record
 
             transform = step_from_record(info.get("settings") or {}, directory)
         embedder = Embedder(parts, transform=transform)

@@ -150,8 +150,8 @@ def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | No
 
 
 def backbone_encoder(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
-    """A backbone feature extractor wrapped as an :class:`~street2shop.encoders.Encoder`."""
-    from street2shop.encoders import make_encoder
+    """A backbone feature extractor wrapped as an :class:`~street2shop.models.encoder.Encoder`."""
+    from street2shop.models.encoder import make_encoder
 
     spec = backbone_spec(backbone)
     model = build_feature_extractor(spec.name, weights, image_size)

@@ -105,7 +105,7 @@ def load_encoder(
     """
     import keras
 
-    from street2shop.backbones import register_layers
+    from street2shop.models.backbones import register_layers
 
     directory = Path(directory)
     description_path = directory / ENCODER_FILE
@@ -120,7 +120,7 @@ def load_encoder(
         raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
     register_layers()
     if description.get("kind") == "descriptors":
-        from street2shop.descriptors import register_descriptor_layers
+        from street2shop.models.descriptors import register_descriptor_layers
 
         register_descriptor_layers()
     if description.get("classes"):
@@ -149,7 +149,7 @@ def load_encoder(
 
 def _load_trained_model(directory: Path, *, expected_fingerprint: str | None, layer: str | None, name: str | None) -> Encoder:
     """An encoder from a trained model folder: outputs ``[encoding, probabilities]``."""
-    from street2shop.training.model_folder import encoder_info, load_model
+    from street2shop.models.model_folder import encoder_info, load_model
 
     model, info = load_model(directory, layer=layer)
     fingerprint = model_fingerprint(model)

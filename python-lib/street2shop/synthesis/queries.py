@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.images import DEFAULT_MAX_PIXELS
-from street2shop.segmentation import SegmentParams
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
+from street2shop.segmentation.garment import SegmentParams
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ def synthesise_queries(
         InvalidParameter: ``products`` below 2 or a bad view size.
         ManifestError: fewer than two products whose picture could be cut out.
     """
-    from street2shop.training.synthesis import SynthesisParams, ViewSource, background_bank, cut_out_garments, sample_views
+    from street2shop.synthesis.views import SynthesisParams, ViewSource, background_bank, cut_out_garments, sample_views
 
     if products < 2:
         raise InvalidParameter(f"synthesised pairs need at least 2 products, got {products}")

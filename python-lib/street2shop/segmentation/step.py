@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
-from street2shop.segmentation import SegmentParams, garment_transform
+from street2shop.segmentation.garment import SegmentParams, garment_transform
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +29,13 @@ class SegmentStep:
     """Segmentation turned on: a ``pixels -> pixels`` transform that knows its own settings.
 
     Calling it segments the garment, cuts it out on white and crops it to its box
-    (:func:`street2shop.segmentation.segment_and_crop`). Used as an ``Embedder``'s transform or a
+    (:func:`street2shop.segmentation.garment.segment_and_crop`). Used as an ``Embedder``'s transform or a
     training transform, it is recorded (:meth:`record`) so that queries are later processed
     exactly like the pictures it was applied to.
 
     Args:
         params: the segmentation parameters.
-        mask_model: a loaded mask model (``street2shop.mask_model.load_mask_model``), or None.
+        mask_model: a loaded mask model (``street2shop.segmentation.mask_model.load_mask_model``), or None.
         mask_model_dir: the folder ``mask_model`` was loaded from (needed to bundle it in an index).
         pad: the box is enlarged by this fraction of its size before cropping.
     """
@@ -63,7 +63,7 @@ class SegmentStep:
         """A step with its mask model (if any) loaded from a folder, safely (Keras ``safe_mode``)."""
         model = None
         if mask_model is not None:
-            from street2shop.mask_model import load_mask_model
+            from street2shop.segmentation.mask_model import load_mask_model
 
             model = load_mask_model(mask_model)
         return cls(params, mask_model=model, mask_model_dir=mask_model, pad=pad)
@@ -100,7 +100,7 @@ class SegmentStep:
         """
         if self.mask_model is None:
             return
-        from street2shop.mask_model import CONFIG_FILE, MODEL_FILE
+        from street2shop.segmentation.mask_model import CONFIG_FILE, MODEL_FILE
 
         if self.mask_model_dir is None:
             raise InvalidParameter("the mask model must be loaded from a folder to be bundled in an index")
@@ -188,7 +188,7 @@ def step_from_record(record: Mapping[str, Any], directory: str | os.PathLike[str
     mask = record.get("segment_mask_model")
     if not mask:
         return SegmentStep(params, pad=pad)
-    from street2shop.mask_model import is_mask_model_folder, load_mask_model
+    from street2shop.segmentation.mask_model import is_mask_model_folder, load_mask_model
 
     folder = Path(directory) / str(mask.get("folder") or MASK_MODEL_DIR)
     if not is_mask_model_folder(folder):

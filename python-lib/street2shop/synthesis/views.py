@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from street2shop.errors import BadImage, InvalidParameter, StorageError
-from street2shop.images import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
 from street2shop.progress import Progress
-from street2shop.segmentation import SegmentParams, segment_garment
-from street2shop.storage import ordered_map
+from street2shop.segmentation.garment import SegmentParams, segment_garment
+from street2shop.storage.stores import ordered_map
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 
 from street2shop import __version__
-from street2shop.embedding import Embedder
-from street2shop.encoders import save_encoder
+from street2shop.models.embedder import Embedder
+from street2shop.models.encoder import save_encoder
 from street2shop.errors import IndexFormatError, ManifestError
-from street2shop.images import DEFAULT_MAX_PIXELS
+from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.manifest import label_columns, merge_errors, validate_manifest
-from street2shop.segment_option import SegmentStep, segment_record
-from street2shop.vector_index import VectorIndex
+from street2shop.segmentation.step import SegmentStep, segment_record
+from street2shop.index.vectors import VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ def build_index(
         items[column] = values
     catalogue_vectors, fusion = result.vectors, None
     if fit_weights is not None:
-        from street2shop.fusion import reweighted
+        from street2shop.index.fusion import reweighted
 
         weights, fusion = fit_weights(result.vectors, items)
         catalogue_vectors = reweighted(result.vectors, embedder.layout(), weights)

@@ -1,0 +1,1 @@
+"""User->shop retrieval evaluation (DeepFashion2 protocol) and its HTML report."""

@@ -1,0 +1,1 @@
+"""Street-like views synthesised from shop pictures, and synthesised user->shop queries."""
