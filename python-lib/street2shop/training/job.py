@@ -330,7 +330,7 @@ def _write_folder(
     directory: Path, *, model, settings, labels, metrics, result, report, pictures, val_pos, val_rows, probabilities, split, errors, segment
 ) -> tuple[Any, dict[str, Any]]:
     from street2shop.models.encoder import model_fingerprint
-    from street2shop.training import model_folder as mf
+    from street2shop.models import model_folder as mf
     from street2shop.training.architectures import encoder_model
     from street2shop.training.pictures import confusion_png, examples_png, learning_curves_png
 
