@@ -13,7 +13,8 @@ from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, pic
 from street2shop.demo.catalogue import _sample_spec, render_garment
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import decode_image, encode_jpeg
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 
 def garment(seed: int, grain: int, garment_type: str = "jeans", colours_of: int | None = None) -> np.ndarray:

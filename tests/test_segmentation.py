@@ -18,7 +18,8 @@ from street2shop.segmentation.garment import (
     segment_garment,
     segment_images,
 )
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 # A t-shirt outline, in units of the picture's shorter side, around (0, 0).
 TSHIRT = np.array(

@@ -21,7 +21,8 @@ from street2shop.images.decode import DEFAULT_MAX_PIXELS, encode_jpeg, encode_pn
 from street2shop.images.load import load_images
 from street2shop.manifest import ROW_COLUMN, validate_manifest
 from street2shop.progress import Progress
-from street2shop.storage.stores import ImageSource, ImageStore, LocalOutputDir, ordered_map
+from street2shop.storage.publish import LocalOutputDir
+from street2shop.storage.stores import ImageSource, ImageStore, ordered_map
 
 log = logging.getLogger(__name__)
 
