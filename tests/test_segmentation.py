@@ -16,8 +16,8 @@ from street2shop.segmentation.garment import (
     garment_transform,
     segment_and_crop,
     segment_garment,
-    segment_images,
 )
+from street2shop.segmentation.job import segment_images
 from street2shop.storage.local import LocalImageStore
 from street2shop.storage.stores import ImageSource
 
