@@ -396,7 +396,7 @@ def find_duplicates(
 
 
 def _source(images: Any) -> Any:
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
 
     return image_source(images)
 
@@ -556,7 +556,7 @@ def load_catalogue(*locations: Any) -> Catalogue:
     Several locations (local folders or DSS managed folders) are merged by ``image``: an index
     folder from ``embed`` for the vectors and the previous dedup output for the hashes, typically.
     """
-    from street2shop.storage.stores import open_published
+    from street2shop.storage.published import open_published
 
     if not locations:
         raise InvalidParameter("an existing catalogue needs at least one folder (an index or a dedup output)")

@@ -127,7 +127,7 @@ def train_attribute_model(
     """
     import keras
 
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
 
     settings = _checked(settings)
     architecture = settings.architecture
@@ -264,7 +264,7 @@ def train_label_models(
 
     Yields ``(label, model folder, report, seconds)`` as each model is done, so callers can show progress.
     """
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     for label, multilabel in labels:
         started = time.monotonic()
