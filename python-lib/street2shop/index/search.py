@@ -195,7 +195,7 @@ class SearchIndex:
 
     def predicted_attributes(self, probabilities: dict[str, np.ndarray], row: int = 0, k: int = 3) -> dict[str, list[dict[str, Any]]]:
         """Per attribute model, one picture's top classes with their probabilities."""
-        from street2shop.training.metrics import top_classes
+        from street2shop.models.predictions import top_classes
 
         predicted = {}
         for encoder in self.embedder.attribute_models:
