@@ -56,7 +56,7 @@ def make_embedder(
             last part, at this input size.
     """
     from street2shop.models.backbones import backbone_encoder
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
 
     if not models and model_weights and not descriptors:
         raise InvalidParameter("model weights are given but no models")

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.models.embedder import Embedder, PixelTransform
-from street2shop.models.encoder import Encoder, load_encoder
+from street2shop.models.encoder import Encoder
+from street2shop.models.loading import load_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
 from street2shop.index.folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
