@@ -119,6 +119,16 @@ def test_weights_choices_are_checked(tmp_path):
         backbone_spec("vgg16")
 
 
+def test_encoder_is_frozen():
+    import dataclasses
+
+    encoder = tiny_encoder()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        encoder.name = "other"
+    renamed = dataclasses.replace(encoder, name="other")
+    assert renamed.name == "other" and encoder.name == "tiny" and renamed.fingerprint == encoder.fingerprint
+
+
 def test_a_trained_model_folder_loads_without_the_training_package(tmp_path):
     # Saved compiled with the weighted loss, as `street2shop train` saves a multi-label model;
     # loading (uncompiled, in a fresh process) needs neither the loss nor street2shop.training.

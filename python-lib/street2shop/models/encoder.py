@@ -21,12 +21,13 @@ MODEL_FILE = "model.keras"
 ENCODER_FILE = "encoder.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Encoder:
     """A Keras model mapping uint8 RGB images ``(S, S, 3)`` to vectors, and what describes it.
 
     A trained attribute model has two outputs, ``[encoding, probabilities]``: the first makes
     the vector, the second predicts the picture's classes (``info['classes']``) in the same pass.
+    Frozen: a renamed encoder is a new one (``dataclasses.replace(encoder, name=...)``).
     """
 
     name: str
