@@ -57,7 +57,8 @@ def untrained_small_cnn(size: int, width: int):
     import keras
 
     from street2shop.models.encoder import make_encoder
-    from street2shop.training.architectures import POOLED_LAYER, Architecture, build_classifier
+    from street2shop.models.layers import POOLED_LAYER
+    from street2shop.training.architectures import Architecture, build_classifier
 
     keras.utils.set_random_seed(0)
     model = build_classifier(Architecture("small-cnn", size, width=width), 2, multilabel=False)

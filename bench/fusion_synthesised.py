@@ -44,7 +44,7 @@ def main() -> None:
     from street2shop.demo.catalogue import make_demo_catalog
     from street2shop.models.descriptors import descriptor_encoder
     from street2shop.models.embedder import Embedder, EncoderWeighting
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
     from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, retrieval_scores, split_parts
     from street2shop.index.build import fit_weights_on_synthesised
     from street2shop.storage.stores import image_source

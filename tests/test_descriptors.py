@@ -81,7 +81,7 @@ def test_white_background_is_ignored(encoders):
 
 def test_command_writes_a_folder_that_reloads_safely(tmp_path, encoders):
     from street2shop.commands import descriptors as command
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
 
     out = tmp_path / "descriptors"
     parser = argparse.ArgumentParser()
@@ -93,7 +93,7 @@ def test_command_writes_a_folder_that_reloads_safely(tmp_path, encoders):
     np.testing.assert_allclose(loaded.model(np.stack(pictures)).numpy(), vectors(encoders["all"], pictures), atol=1e-6)
     assert not list(tmp_path.glob("descriptors.tmp-*"))
     # A fresh process (as `embed --models` runs) knows the layers from the folder alone.
-    script = "import sys; from street2shop.models.encoder import load_encoder; print(load_encoder(sys.argv[1]).fingerprint)"
+    script = "import sys; from street2shop.models.loading import load_encoder; print(load_encoder(sys.argv[1]).fingerprint)"
     fresh = subprocess.run([sys.executable, "-c", script, str(out)], capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(LIB)})
     assert fresh.returncode == 0, fresh.stderr[-2000:]
     assert fresh.stdout.split()[-1] == loaded.fingerprint

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from street2shop.models.backbones import backbone_spec, build_feature_extractor, resolve_weights
-from street2shop.models.encoder import load_encoder, make_encoder, model_fingerprint, save_encoder
+from street2shop.models.encoder import make_encoder, model_fingerprint, save_encoder
+from street2shop.models.loading import load_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
 from tiny_models import tiny_encoder
 
@@ -55,7 +56,7 @@ def test_encoder_round_trips_in_a_fresh_process_with_safe_mode(tmp_path, resnet_
     expected = np.asarray(resnet_small(images, training=False))
     script = (
         "import json, sys, numpy as np\n"
-        "from street2shop.models.encoder import load_encoder\n"
+        "from street2shop.models.loading import load_encoder\n"
         f"enc = load_encoder({str(tmp_path / 'enc')!r})\n"
         f"out = np.asarray(enc.model(np.load({str(tmp_path / 'images.npy')!r}), training=False))\n"
         "print(json.dumps({'fp': enc.fingerprint, 'v': out.tolist()}))\n"
@@ -116,3 +117,52 @@ def test_weights_choices_are_checked(tmp_path):
         resolve_weights(tmp_path, spec)
     with pytest.raises(InvalidParameter, match="unknown backbone"):
         backbone_spec("vgg16")
+
+
+def test_encoder_is_frozen():
+    import dataclasses
+
+    encoder = tiny_encoder()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        encoder.name = "other"
+    renamed = dataclasses.replace(encoder, name="other")
+    assert renamed.name == "other" and encoder.name == "tiny" and renamed.fingerprint == encoder.fingerprint
+
+
+def test_a_trained_model_folder_loads_without_the_training_package(tmp_path):
+    # Saved compiled with the weighted loss, as `street2shop train` saves a multi-label model;
+    # loading (uncompiled, in a fresh process) needs neither the loss nor street2shop.training.
+    import keras
+
+    from street2shop.models import model_folder
+    from street2shop.training.losses import weighted_bce
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((32, 32, 3), dtype="uint8")
+    pooled = keras.layers.GlobalAveragePooling2D()(keras.layers.Rescaling(1 / 255.0)(keras.ops.cast(inputs, "float32")))
+    encoding = keras.layers.Dense(4, activation="relu", name="encoding")(pooled)
+    probabilities = keras.layers.Dense(2, activation="sigmoid", name="probabilities")(encoding)
+    targets = np.array([[1, 0], [0, 1]], np.float32)
+    classifier = keras.Model(inputs, probabilities)
+    classifier.compile(optimizer="adam", loss=weighted_bce(targets))
+    classifier.fit(np.zeros((2, 32, 32, 3), np.uint8), targets, epochs=1, verbose=0)
+    model = keras.Model(inputs, [encoding, probabilities])
+    info = {
+        "format": model_folder.FORMAT_NAME, "format_version": model_folder.FORMAT_VERSION, "name": "colours",
+        "classes": ["blue", "red"], "multilabel": True, "image_size": 32, "family": "attribute",
+        "encoding_layer": "encoding", "fingerprint": model_fingerprint(model),
+    }
+    model_folder.save_model_files(tmp_path / "colours", model, info)
+    script = (
+        "import sys\n"
+        "from street2shop.models.loading import load_encoder\n"
+        f"enc = load_encoder({str(tmp_path / 'colours')!r})\n"
+        "assert not [m for m in sys.modules if m.startswith('street2shop.training')], sorted(sys.modules)\n"
+        "print(enc.name, enc.classes, enc.info['kind'], enc.fingerprint)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "python-lib"), "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-1] == info["fingerprint"]
+    assert "colours ['blue', 'red'] attribute" in done.stdout

@@ -26,7 +26,7 @@ def test_each_loss_decreases_on_a_toy_problem(name):
     centres = rng.normal(size=(6, 10))
     labels = np.repeat(np.arange(6), 4)
     points = (centres[labels] + 0.6 * rng.normal(size=(24, 10))).astype(np.float32)
-    from street2shop.models.backbones import register_layers
+    from street2shop.models.layers import register_layers
 
     inputs = keras.Input((10,))
     outputs = register_layers()["L2Normalize"]()(keras.layers.Dense(8)(inputs))
@@ -101,7 +101,7 @@ def test_cli_writes_an_encoder_folder_with_its_pictures(trained):
 
 def test_model_folder_loads_with_load_encoder_and_embeds(trained):
     from street2shop.models.embedder import Embedder
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
     from street2shop.images.decode import decode_image
 
     encoder = load_encoder(trained["root"] / "model")

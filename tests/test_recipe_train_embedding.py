@@ -29,7 +29,7 @@ def test_config_is_checked():
 
 def test_recipe_publishes_an_embedding_folder_and_rejected_rows(tmp_path):
     from dss_harness import DSSProject, storage
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
 
     images, catalog, queries = write_catalogue(tmp_path / "data", n_products=8)
     manifest = pd.concat([pd.read_csv(catalog, dtype=str), pd.read_csv(queries, dtype=str)], ignore_index=True)

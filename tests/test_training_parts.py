@@ -10,7 +10,8 @@ import pytest
 from street2shop.errors import InvalidParameter
 from street2shop.training.augment import AugmentParams, augment_image
 from street2shop.training.losses import class_weights, weighted_bce, weighted_bce_numpy
-from street2shop.training.metrics import classification_metrics, top_classes
+from street2shop.models.predictions import top_classes
+from street2shop.training.metrics import classification_metrics
 from street2shop.training.trainer import FitParams, device_plan, fit
 
 

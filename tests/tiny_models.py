@@ -11,7 +11,7 @@ def tiny_encoder(name: str = "tiny", *, size: int = 32, dim: int = 16, seed: int
     """A small conv net (uint8 images -> unit vectors) wrapped as an Encoder."""
     import keras
 
-    from street2shop.models.backbones import register_layers
+    from street2shop.models.layers import register_layers
     from street2shop.models.encoder import make_encoder
 
     keras.utils.set_random_seed(seed)

@@ -32,7 +32,7 @@ def parse_filters(specs: list[str]) -> dict[str, list[str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
     from street2shop.index.search import SearchIndex
 
     filters = parse_filters(args.filter)

@@ -48,7 +48,7 @@ def make_embedder(
             last part, at this input size.
     """
     from street2shop.models.backbones import backbone_encoder
-    from street2shop.models.encoder import load_encoder
+    from street2shop.models.loading import load_encoder
 
     if not models and model_weights and not descriptors:
         raise InvalidParameter("model weights are given but no models")
@@ -60,11 +60,13 @@ def make_embedder(
         from street2shop.models.descriptors import descriptor_encoder
 
         encoders.append(descriptor_encoder(descriptors))
+    from dataclasses import replace
+
     seen: dict[str, int] = {}
-    for encoder in encoders:
+    for i, encoder in enumerate(encoders):  # Encoder is frozen: a renamed one is a copy
         seen[encoder.name] = seen.get(encoder.name, 0) + 1
         if seen[encoder.name] > 1:
-            encoder.name = f"{encoder.name}-{seen[encoder.name]}"
+            encoders[i] = replace(encoder, name=f"{encoder.name}-{seen[encoder.name]}")
     return Embedder(list(zip(encoders, _weights_for(encoders, model_weights))))
 
 

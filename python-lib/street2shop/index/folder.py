@@ -124,7 +124,7 @@ def predicted_columns(embedder: Embedder, attributes: dict[str, Any], *, taken: 
 
     Single-label: the most probable class; multi-label: the classes at or above 0.5, '|'-joined.
     """
-    from street2shop.training.metrics import predicted_labels
+    from street2shop.models.predictions import predicted_labels
 
     columns: dict[str, list[str]] = {}
     for encoder in embedder.attribute_models:

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.models.embedder import Embedder, PixelTransform
-from street2shop.models.encoder import Encoder, load_encoder
+from street2shop.models.encoder import Encoder
+from street2shop.models.loading import load_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
 from street2shop.index.folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
@@ -195,7 +196,7 @@ class SearchIndex:
 
     def predicted_attributes(self, probabilities: dict[str, np.ndarray], row: int = 0, k: int = 3) -> dict[str, list[dict[str, Any]]]:
         """Per attribute model, one picture's top classes with their probabilities."""
-        from street2shop.training.metrics import top_classes
+        from street2shop.models.predictions import top_classes
 
         predicted = {}
         for encoder in self.embedder.attribute_models:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from street2shop.errors import InvalidParameter
+from street2shop.models.encoder import make_encoder
+from street2shop.models.layers import L2_NORMALIZE_LAYER, PREPROCESS_LAYER, register_layers
 
 logger = logging.getLogger(__name__)
 
@@ -89,38 +91,6 @@ def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | Non
     raise InvalidParameter(f"weights must be 'imagenet', 'none', a .h5 file or a folder; {weights!r} does not exist")
 
 
-def register_layers() -> dict[str, Any]:
-    """Define (once) and return street2shop's serialisable Keras layers."""
-    if _LAYERS:
-        return _LAYERS
-    import keras
-
-    @keras.saving.register_keras_serializable(package="street2shop")
-    class CaffePreprocess(keras.layers.Layer):
-        """ResNet50's ImageNet preprocessing as a layer: RGB [0, 255] -> BGR minus the ImageNet mean."""
-
-        MEAN_BGR = (103.939, 116.779, 123.68)
-
-        def call(self, inputs):
-            x = keras.ops.cast(inputs, "float32")
-            bgr = keras.ops.flip(x, axis=-1)
-            return bgr - keras.ops.convert_to_tensor(self.MEAN_BGR, dtype="float32")
-
-    @keras.saving.register_keras_serializable(package="street2shop")
-    class L2Normalize(keras.layers.Layer):
-        """Scale each vector to unit length (cosine similarity = inner product)."""
-
-        def call(self, inputs):
-            norm = keras.ops.sqrt(keras.ops.sum(keras.ops.square(inputs), axis=-1, keepdims=True))
-            return inputs / keras.ops.maximum(norm, 1e-12)
-
-    _LAYERS.update({"CaffePreprocess": CaffePreprocess, "L2Normalize": L2Normalize})
-    return _LAYERS
-
-
-_LAYERS: dict[str, Any] = {}
-
-
 def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
     """Build a Keras model: uint8 RGB ``(S, S, 3)`` images -> L2-normalised pooled features.
 
@@ -137,7 +107,7 @@ def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | No
     inputs = keras.Input(shape=(size, size, 3), dtype="uint8", name="image")
     x = keras.ops.cast(inputs, "float32")
     if spec.preprocessing == "caffe":
-        x = layers["CaffePreprocess"](name="preprocess")(x)
+        x = layers["CaffePreprocess"](name=PREPROCESS_LAYER)(x)
     constructor = getattr(keras.applications, spec.application)
     kwargs: dict[str, Any] = {"include_top": False, "weights": resolved, "input_shape": (size, size, 3), "pooling": "avg"}
     if spec.application.startswith("MobileNetV3"):
@@ -145,14 +115,12 @@ def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | No
     logger.info("building %s (%d px, weights=%s)", spec.application, size, resolved or "random")
     base = constructor(**kwargs)
     features = base(x)
-    outputs = layers["L2Normalize"](name="l2_normalize")(features)
+    outputs = layers["L2Normalize"](name=L2_NORMALIZE_LAYER)(features)
     return keras.Model(inputs, outputs, name=f"{spec.name}_features")
 
 
 def backbone_encoder(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
     """A backbone feature extractor wrapped as an :class:`~street2shop.models.encoder.Encoder`."""
-    from street2shop.models.encoder import make_encoder
-
     spec = backbone_spec(backbone)
     model = build_feature_extractor(spec.name, weights, image_size)
     weights_label = "none" if resolve_weights(weights, spec) is None else ("imagenet" if str(weights).lower() == "imagenet" else Path(str(weights)).name)

@@ -1,4 +1,8 @@
-"""Encoders: saved Keras models that turn an image into a vector, with their fingerprints."""
+"""The encoder value type: a Keras model that turns an image into a vector, its fingerprint, and its saver.
+
+It imports nothing else of street2shop's but its errors, so that every other models module can
+import it; loading a saved encoder of any kind is :func:`street2shop.models.loading.load_encoder`.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
+from street2shop.errors import InvalidParameter
 
 logger = logging.getLogger(__name__)
 
@@ -17,12 +21,13 @@ MODEL_FILE = "model.keras"
 ENCODER_FILE = "encoder.json"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Encoder:
     """A Keras model mapping uint8 RGB images ``(S, S, 3)`` to vectors, and what describes it.
 
     A trained attribute model has two outputs, ``[encoding, probabilities]``: the first makes
     the vector, the second predicts the picture's classes (``info['classes']``) in the same pass.
+    Frozen: a renamed encoder is a new one (``dataclasses.replace(encoder, name=...)``).
     """
 
     name: str
@@ -84,84 +89,3 @@ def save_encoder(encoder: Encoder, directory: str | Path) -> Path:
     }
     (directory / ENCODER_FILE).write_text(json.dumps(description, indent=2, sort_keys=True))
     return directory
-
-
-def load_encoder(
-    directory: str | Path, *, expected_fingerprint: str | None = None, layer: str | None = None, name: str | None = None
-) -> Encoder:
-    """Load an encoder with Keras ``safe_mode`` and check its fingerprint.
-
-    ``directory`` is an encoder folder (:func:`save_encoder`, as bundled in an index) or a
-    trained model folder (``street2shop train``: ``model.json`` + ``model.keras``).
-
-    Args:
-        layer: a trained model only: the layer whose output is the encoding (default: the one
-            recorded, the 1000-unit ``encoding`` layer).
-        name: the encoder's name (default: the recorded one; a trained model's label column).
-
-    Raises:
-        IndexFormatError: files missing or unreadable.
-        FingerprintMismatch: the weights are not those recorded (by the folder or by the caller).
-    """
-    import keras
-
-    from street2shop.models.backbones import register_layers
-
-    directory = Path(directory)
-    description_path = directory / ENCODER_FILE
-    model_path = directory / MODEL_FILE
-    if not description_path.is_file() and model_path.is_file() and (directory / "model.json").is_file():
-        return _load_trained_model(directory, expected_fingerprint=expected_fingerprint, layer=layer, name=name)
-    if not description_path.is_file() or not model_path.is_file():
-        raise IndexFormatError(f"{directory} is not an encoder folder: expected {MODEL_FILE} and {ENCODER_FILE}")
-    try:
-        description = json.loads(description_path.read_text())
-    except json.JSONDecodeError as err:
-        raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
-    register_layers()
-    if description.get("kind") == "descriptors":
-        from street2shop.models.descriptors import register_descriptor_layers
-
-        register_descriptor_layers()
-    if description.get("classes"):
-        from street2shop.training.architectures import register_training_layers
-
-        register_training_layers()
-    model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    fingerprint = model_fingerprint(model)
-    recorded = description.get("fingerprint")
-    for label, wanted in (("recorded in its folder", recorded), ("expected by the index", expected_fingerprint)):
-        if wanted and wanted != fingerprint:
-            raise FingerprintMismatch(
-                f"model {description.get('name', directory.name)!r} in {directory} has fingerprint "
-                f"{fingerprint[:12]}, but {label} is {wanted[:12]}: the model was changed or does not belong "
-                "to this index; rebuild the index with `street2shop embed`"
-            )
-    info = {k: v for k, v in description.items() if k not in ("name", "image_size", "dim", "fingerprint")}
-    return Encoder(
-        name=name or str(description.get("name", directory.name)),
-        model=model,
-        image_size=int(model.input_shape[1]),
-        fingerprint=fingerprint,
-        info=info,
-    )
-
-
-def _load_trained_model(directory: Path, *, expected_fingerprint: str | None, layer: str | None, name: str | None) -> Encoder:
-    """An encoder from a trained model folder: outputs ``[encoding, probabilities]``."""
-    from street2shop.models.model_folder import encoder_info, load_model
-
-    model, info = load_model(directory, layer=layer)
-    fingerprint = model_fingerprint(model)
-    if expected_fingerprint and expected_fingerprint != fingerprint:
-        raise FingerprintMismatch(
-            f"model {info.get('name', directory.name)!r} in {directory} has fingerprint {fingerprint[:12]}, but the "
-            f"index expects {expected_fingerprint[:12]}: rebuild the index with `street2shop embed`"
-        )
-    return Encoder(
-        name=name or str(info.get("name") or directory.name),
-        model=model,
-        image_size=int(model.input_shape[1]),
-        fingerprint=fingerprint,
-        info=encoder_info(info),
-    )

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from street2shop.errors import FingerprintMismatch, IndexFormatError
+from street2shop.models.encoder import model_fingerprint
+from street2shop.models.layers import OUTPUT_LAYER, register_layers
 
 logger = logging.getLogger(__name__)
 
@@ -78,14 +80,9 @@ def load_model(directory: str | Path, *, layer: str | None = None, check_fingerp
     """
     import keras
 
-    from street2shop.models.encoder import model_fingerprint
-    from street2shop.training.architectures import OUTPUT_LAYER, register_training_layers
-    from street2shop.training.losses import register_losses
-
     directory = Path(directory)
     info = read_model_info(directory)
-    register_training_layers()
-    register_losses()
+    register_layers()  # loaded uncompiled: the training loss is not needed
     try:
         model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
     except (OSError, ValueError, TypeError) as err:

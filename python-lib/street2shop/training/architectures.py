@@ -7,16 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from street2shop.models.backbones import backbone_spec, register_layers, resolve_weights
 from street2shop.errors import InvalidParameter
+from street2shop.models.backbones import backbone_spec, resolve_weights
+from street2shop.models.layers import BACKBONE_LAYER, ENCODING_LAYER, OUTPUT_LAYER, POOLED_LAYER, PREPROCESS_LAYER, register_layers
 
 logger = logging.getLogger(__name__)
-
-#: Layer names the rest of street2shop relies on.
-BACKBONE_LAYER = "backbone"
-POOLED_LAYER = "pooled"
-ENCODING_LAYER = "encoding"
-OUTPUT_LAYER = "probabilities"
 
 SMALL_CNN = "small-cnn"
 BDN = "bdn"
@@ -59,24 +54,6 @@ def default_image_size(name: str) -> int:
     return _DEFAULT_SIZES.get(name) or backbone_spec(name).default_size
 
 
-def register_training_layers() -> dict[str, Any]:
-    """Define (once) and return the serialisable layers of the classifiers (plus street2shop's others)."""
-    layers = register_layers()
-    if "RGBToHSV" in layers:
-        return layers
-    import keras
-
-    @keras.saving.register_keras_serializable(package="street2shop")
-    class RGBToHSV(keras.layers.Layer):
-        """RGB in [0, 1] -> HSV in [0, 1] (the colour planes BDN's pathways look at)."""
-
-        def call(self, inputs):
-            return keras.ops.image.rgb_to_hsv(keras.ops.cast(inputs, "float32"))
-
-    layers["RGBToHSV"] = RGBToHSV
-    return layers
-
-
 def build_classifier(
     architecture: Architecture,
     n_classes: int,
@@ -104,7 +81,7 @@ def build_classifier(
         raise InvalidParameter(f"a classifier needs at least two classes, got {n_classes}")
     if architecture.encoding_units < 1 or not 0.0 <= architecture.dropout < 1.0 or architecture.width < 1:
         raise InvalidParameter(f"bad head settings: {architecture.describe()}")
-    layers = register_training_layers()
+    layers = register_layers()
     inputs = keras.Input(shape=(size, size, 3), dtype="uint8", name="image")
     x = keras.ops.cast(inputs, "float32")
     if name == BDN:
@@ -115,7 +92,7 @@ def build_classifier(
     else:
         spec = backbone_spec(name)
         if spec.preprocessing == "caffe":
-            x = layers["CaffePreprocess"](name="preprocess")(x)
+            x = layers["CaffePreprocess"](name=PREPROCESS_LAYER)(x)
         kwargs: dict[str, Any] = {"include_top": False, "weights": resolve_weights(weights, spec), "input_shape": (size, size, 3)}
         if spec.application.startswith("MobileNetV3"):
             kwargs["include_preprocessing"] = True

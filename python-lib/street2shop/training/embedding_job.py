@@ -227,7 +227,7 @@ def train_embedding_model(
     Positives are views of one product (``pair_id`` when given, else ``product_id``); validation
     ranks the validation products' consumer photos (or synthesised views when there are none)
     against every training and validation shop picture. The folder is an encoder folder
-    (``encoder.json`` + ``model.keras``, loadable by ``encoders.load_encoder`` and so by
+    (``encoder.json`` + ``model.keras``, loadable by ``models.loading.load_encoder`` and so by
     ``embed --models``) plus learning curves, history, the retrieval figure, the synthesised
     pairs and the split.
 

@@ -20,7 +20,8 @@ from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.manifest import merge_errors, read_table, validate_manifest
 from street2shop.segmentation.step import segment_record
-from street2shop.training.architectures import BDN, ENCODING_LAYER, Architecture, architecture_name, default_image_size
+from street2shop.models.layers import ENCODING_LAYER
+from street2shop.training.architectures import BDN, Architecture, architecture_name, default_image_size
 from street2shop.training.augment import AugmentParams
 from street2shop.training.balance import MAX_UPSAMPLE, balance
 from street2shop.training.data import DEFAULT_CACHE_BYTES, load_pictures, make_dataset

@@ -169,8 +169,8 @@ def build_embedding_model(
     """
     import keras
 
-    from street2shop.models.backbones import register_layers
-    from street2shop.training.architectures import BDN, POOLED_LAYER, Architecture, architecture_name, build_classifier
+    from street2shop.models.layers import POOLED_LAYER, register_layers
+    from street2shop.training.architectures import BDN, Architecture, architecture_name, build_classifier
 
     name = architecture_name(backbone)
     if name == BDN:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from street2shop.training.metrics import top_classes
+from street2shop.models.predictions import top_classes
 
 
 def _pyplot():

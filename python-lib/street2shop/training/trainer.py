@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
-from street2shop.training.architectures import BACKBONE_LAYER
+from street2shop.models.layers import BACKBONE_LAYER
 
 logger = logging.getLogger(__name__)
 
