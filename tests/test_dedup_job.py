@@ -1,4 +1,4 @@
-"""Tests for street2shop.dedup.job: the whole-catalogue run, outputs, incremental mode and the duplicate-count check."""
+"""Tests for street2shop.dedup.find: the whole-catalogue run, outputs, incremental mode and the duplicate-count check."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from street2shop.dedup.calibration import pair_set
 from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
-from street2shop.dedup.job import Catalogue, calibrate_thresholds, check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.find import Catalogue, calibrate_thresholds, check_new_products, find_duplicates, load_catalogue
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import DedupParams
 from street2shop.errors import InvalidParameter, ManifestError

@@ -1,13 +1,13 @@
-"""Tests for street2shop.dedup.pairs: cosine pairs (exact, IVF cells, cross) and Hamming pairs (mirrored, thumbnails)."""
+"""Tests for street2shop.dedup.vector_pairs: cosine pairs (exact, IVF cells, cross) and Hamming pairs (mirrored, thumbnails)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from street2shop.dedup import pairs as pairs_module
+from street2shop.dedup import vector_pairs as pairs_module
 from street2shop.dedup.hashing import ImageHashes, hamming
-from street2shop.dedup.pairs import (
+from street2shop.dedup.vector_pairs import (
     VectorSearchParams,
     hash_cross_pairs,
     hash_pairs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dss_harness import DSSProject
-from street2shop.dedup.job import check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.find import check_new_products, find_duplicates, load_catalogue
 from street2shop.dedup.outputs import write_outputs
 from test_dedup_job import build_catalogue
 

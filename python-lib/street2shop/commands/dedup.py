@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from street2shop.dedup.job import (
+    from street2shop.dedup.find import (
         calibrate_thresholds,
         check_new_products,
         embed_like_index,
@@ -85,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from street2shop.dedup.outputs import write_outputs
     from street2shop.dedup.params import DedupParams
-    from street2shop.dedup.pairs import VectorSearchParams
+    from street2shop.dedup.vector_pairs import VectorSearchParams
     from street2shop.dedup.verify import VerifyParams
     from street2shop.errors import InvalidParameter
     from street2shop.manifest import read_table

@@ -15,7 +15,7 @@ import dataiku
 import numpy as np
 import pandas as pd
 
-from street2shop.dedup.job import (
+from street2shop.dedup.find import (
     check_new_products,
     embed_like_index,
     find_duplicates,

@@ -24,7 +24,7 @@ from street2shop.dedup.grouping import (
     product_pairs,
 )
 from street2shop.dedup.hashing import ImageHashes, compute_hashes
-from street2shop.dedup.pairs import (
+from street2shop.dedup.vector_pairs import (
     ImagePairs,
     hash_cross_pairs,
     hash_distance,
@@ -210,7 +210,7 @@ class _Search:
 
 def _thumb_descriptors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred colour thumbnails pooled to 8 x 8 (cheap to compare), direct and mirrored, and the usable rows."""
-    from street2shop.dedup.pairs import _centred_thumbs
+    from street2shop.dedup.vector_pairs import _centred_thumbs
 
     n, side = len(thumbs), thumbs.shape[1]
     pooled = thumbs.astype(np.float32)
