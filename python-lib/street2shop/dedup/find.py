@@ -24,18 +24,9 @@ from street2shop.dedup.grouping import (
     product_pairs,
 )
 from street2shop.dedup.hashing import ImageHashes, compute_hashes
-from street2shop.dedup.vector_pairs import (
-    ImagePairs,
-    hash_cross_pairs,
-    hash_distance,
-    hash_pairs,
-    _partition_map,
-    _partition_rows,
-    usable_vector_rows,
-    vector_cross_pairs,
-    vector_neighbours,
-    vector_pairs,
-)
+from street2shop.dedup.candidates import ImagePairs, partition_map, partition_rows
+from street2shop.dedup.hash_pairs import centred_thumbs, hash_cross_pairs, hash_distance, hash_pairs
+from street2shop.dedup.vector_pairs import usable_vector_rows, vector_cross_pairs, vector_neighbours, vector_pairs
 from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, verify_pairs
 from street2shop.dedup.params import ERROR_COLUMNS, HASHES_FILE, THUMBS_FILE, DedupParams, DedupResult
 from street2shop.dedup.report import order_for_review
@@ -210,14 +201,12 @@ class _Search:
 
 def _thumb_descriptors(thumbs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Centred colour thumbnails pooled to 8 x 8 (cheap to compare), direct and mirrored, and the usable rows."""
-    from street2shop.dedup.vector_pairs import _centred_thumbs
-
     n, side = len(thumbs), thumbs.shape[1]
     pooled = thumbs.astype(np.float32)
     if side % 2 == 0:
         pooled = pooled.reshape(n, side // 2, 2, side // 2, 2, 3).mean(axis=(2, 4))
-    direct = _centred_thumbs(pooled)
-    mirrored = _centred_thumbs(np.ascontiguousarray(pooled[:, :, ::-1]))
+    direct = centred_thumbs(pooled)
+    mirrored = centred_thumbs(np.ascontiguousarray(pooled[:, :, ::-1]))
     return direct, mirrored, direct.any(axis=1)
 
 
@@ -355,10 +344,10 @@ def find_duplicates(
     searches, why_not = None, None
     if params.verify == "geometric" and len(rows):
         if method in ("cnn", "both"):
-            groups_ = _partition_rows(row_vec_ok, partition)
+            groups_ = partition_rows(row_vec_ok, partition)
             searches = [_Search(array, positions[g], g, array, positions[g], g, True, EITHER) for g in groups_]
         elif image_hashes is not None and image_hashes.thumbs is not None:
-            blocks = [(g, g, True) for g in _partition_rows(image_hashes.ok, partition)]
+            blocks = [(g, g, True) for g in partition_rows(image_hashes.ok, partition)]
             searches = _thumb_searches(image_hashes.thumbs, image_hashes.ok, blocks)
         else:
             why_not = "the hashes have no colour thumbnails"
@@ -742,8 +731,8 @@ def check_new_products(
     if params.verify == "geometric" and len(rows):
         new_space = np.arange(len(rows)) + offset
         if method in ("cnn", "both"):
-            new_groups = _partition_map(row_vec_ok, new_part)
-            old_groups = _partition_map(usable_vector_rows(catalogue.vectors, catalogue.vectors_ok), old_part)
+            new_groups = partition_map(row_vec_ok, new_part)
+            old_groups = partition_map(usable_vector_rows(catalogue.vectors, catalogue.vectors_ok), old_part)
             searches = []
             for key, g in new_groups.items():
                 searches.append(_Search(array, positions[g], new_space[g], array, positions[g], new_space[g], True, EITHER))
@@ -753,8 +742,8 @@ def check_new_products(
         elif image_hashes is not None and image_hashes.thumbs is not None and catalogue.hashes.thumbs is not None:
             thumbs = np.concatenate([catalogue.hashes.thumbs, image_hashes.thumbs])
             ok = np.concatenate([catalogue.hashes.ok, image_hashes.ok])
-            new_groups = _partition_map(image_hashes.ok, new_part)
-            old_groups = _partition_map(catalogue.hashes.ok, old_part)
+            new_groups = partition_map(image_hashes.ok, new_part)
+            old_groups = partition_map(catalogue.hashes.ok, old_part)
             blocks = []
             for key, g in new_groups.items():
                 blocks.append((g + offset, g + offset, True))
