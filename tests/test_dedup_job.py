@@ -1,4 +1,4 @@
-"""Tests for street2shop.dedup.find: the whole-catalogue run, outputs, incremental mode and the duplicate-count check."""
+"""Tests for the dedup runs (dedup.find, incremental, catalogue, calibration): the whole catalogue, outputs, incremental mode and the duplicate-count check."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from street2shop.dedup.calibration import pair_set
+from street2shop.dedup.calibration import calibrate_thresholds, pair_set
+from street2shop.dedup.catalogue import Catalogue, load_catalogue
+from street2shop.dedup.find import find_duplicates
 from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
-from street2shop.dedup.find import Catalogue, calibrate_thresholds, check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.incremental import check_new_products
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import DedupParams
 from street2shop.errors import InvalidParameter, ManifestError

@@ -73,16 +73,10 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import pandas as pd
 
-    from street2shop.dedup.find import (
-        calibrate_thresholds,
-        check_new_products,
-        embed_like_index,
-        find_duplicates,
-        hashes_by_manifest_row,
-        index_vectors,
-        load_catalogue,
-        vectors_for_manifest,
-    )
+    from street2shop.dedup.calibration import calibrate_thresholds, hashes_by_manifest_row
+    from street2shop.dedup.catalogue import embed_like_index, index_vectors, load_catalogue, vectors_for_manifest
+    from street2shop.dedup.find import find_duplicates
+    from street2shop.dedup.incremental import check_new_products
     from street2shop.dedup.outputs import write_outputs
     from street2shop.dedup.params import DedupParams
     from street2shop.dedup.vector_pairs import VectorSearchParams

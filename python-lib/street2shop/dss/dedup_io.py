@@ -15,14 +15,9 @@ import dataiku
 import numpy as np
 import pandas as pd
 
-from street2shop.dedup.find import (
-    check_new_products,
-    embed_like_index,
-    find_duplicates,
-    index_vectors,
-    load_catalogue,
-    vectors_for_manifest,
-)
+from street2shop.dedup.catalogue import embed_like_index, index_vectors, load_catalogue, vectors_for_manifest
+from street2shop.dedup.find import find_duplicates
+from street2shop.dedup.incremental import check_new_products
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import ERROR_COLUMNS, DedupParams, DedupResult
 from street2shop.dss import recipe_io
