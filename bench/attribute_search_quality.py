@@ -69,7 +69,9 @@ def evaluate(name: str, embedder, catalogue, work: Path, queries: pd.DataFrame) 
     from street2shop.index.folder import build_index
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
-    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.publish import LocalOutputDir
+    from street2shop.storage.stores import ImageSource
 
     source = ImageSource(LocalImageStore(catalogue.images_dir))
     started = time.perf_counter()

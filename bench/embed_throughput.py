@@ -25,7 +25,8 @@ import numpy as np
 from street2shop.models.backbones import backbone_encoder
 from street2shop.models.embedder import Embedder
 from street2shop.images.decode import decode_image, encode_jpeg
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Pictures per round by backbone (about a minute of CPU each on 2 cores).

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "python-lib"))
 from street2shop.demo.catalogue import make_demo_catalog  # noqa: E402
 from street2shop.images.decode import decode_image  # noqa: E402
 from street2shop.segmentation.garment import segment_and_crop  # noqa: E402
-from street2shop.storage.stores import LocalOutputDir  # noqa: E402
+from street2shop.storage.publish import LocalOutputDir  # noqa: E402
 from street2shop.training.embedding_job import EmbeddingSettings, retrieval_ranks, top_k_rates, train_embedding_model  # noqa: E402
 from street2shop.training.metric import LOSSES, LossParams  # noqa: E402
 
@@ -65,7 +65,7 @@ def main() -> int:
     parser.add_argument("--products", type=int, default=120)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for noisy in ("street2shop.storage.stores", "street2shop.progress"):
+    for noisy in ("street2shop.storage", "street2shop.progress"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     losses = [name.strip() for name in args.losses.split(",") if name.strip()]
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,7 @@ def main() -> None:
 
     metric_note = "not included: no metric-embedding model folder given (--metric-model)"
     if not args.metric_model and args.metric_budget > 0:
-        from street2shop.storage.stores import LocalOutputDir
+        from street2shop.storage.publish import LocalOutputDir
         from street2shop.training.embedding_job import EmbeddingSettings, train_embedding_model
 
         t0 = time.perf_counter()

@@ -42,7 +42,7 @@ def api_latency(work: Path, requests_count: int, products: int, backbone: str) -
     from street2shop.index.build import embed_catalogue
     from street2shop.index.search import SearchIndex
     from street2shop.serving.server import api_path
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     catalog = make_demo_catalog(work / "catalog", n_products=products, user_photos_per_product=2, image_size=256)
     embed_catalogue(manifest=catalog.catalog, images=catalog.images_dir, output=LocalOutputDir(work / "index"), backbone=backbone, weights="none", image_size=224)

@@ -46,7 +46,8 @@ def make_jpegs(directory: Path, count: int, side: int) -> list[str]:
 def measure(backbone: str, size: int, directory: Path, names: list[str], batch_size: int, rounds: int) -> dict:
     import keras
 
-    from street2shop.storage.stores import ImageSource, LocalImageStore
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.stores import ImageSource
     from street2shop.training.architectures import Architecture, build_classifier
     from street2shop.training.augment import AugmentParams
     from street2shop.training.data import PictureSet, load_pictures, make_dataset

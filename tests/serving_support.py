@@ -18,7 +18,9 @@ def build_tiny_index(root: Path, *, n_products: int = 6, out: Path | None = None
     """A catalogue of coloured rectangles and its index (tiny encoder): ``(index_dir, images_dir, catalog)``."""
     from street2shop.models.embedder import Embedder
     from street2shop.index.folder import build_index
-    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.publish import LocalOutputDir
+    from street2shop.storage.stores import ImageSource
 
     images, catalog_csv, _queries = write_catalogue(root, n_products=n_products)
     catalog = pd.read_csv(catalog_csv, dtype=str)

@@ -19,7 +19,8 @@ from street2shop.dedup.hashing import (
 )
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import decode_image, encode_jpeg
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 
 def product_shot(seed: int, size: int = 256, colour: tuple[int, int, int] | None = None) -> np.ndarray:

@@ -7,7 +7,8 @@ import pandas as pd
 
 from street2shop.dedup.report import order_for_review, write_report
 from street2shop.images.decode import encode_jpeg
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 
 def pairs_table(margins: list[float], groups: list[int]) -> pd.DataFrame:

@@ -10,10 +10,12 @@ import pytest
 from street2shop.dedup.params import DedupParams
 from street2shop.dedup.vector_pairs import vector_neighbours
 from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, picture_features, verify_pair, verify_pairs
-from street2shop.demo.catalogue import _sample_spec, render_garment
+from street2shop.demo.catalogue import _sample_spec
+from street2shop.demo.garments import render_garment
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import decode_image, encode_jpeg
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 
 def garment(seed: int, grain: int, garment_type: str = "jeans", colours_of: int | None = None) -> np.ndarray:

@@ -15,20 +15,14 @@ import pytest
 from street2shop import cli
 from street2shop.demo import catalogue as demo_catalog
 from street2shop.demo.catalogue import (
-    COLOURS,
-    DEMO_TYPES,
     DUPLICATE_COLUMNS,
     DUPLICATE_TRANSFORMS,
-    GENDERS,
     MANIFEST_COLUMNS,
-    MATERIALS,
-    PATTERNS,
     SPLITS,
-    GarmentSpec,
     make_demo_catalog,
-    make_street_photo,
-    render_garment,
 )
+from street2shop.demo.garments import COLOURS, DEMO_TYPES, GENDERS, MATERIALS, PATTERNS, GarmentSpec, render_garment
+from street2shop.demo.street import make_street_photo
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import decode_image
 

@@ -112,7 +112,7 @@ def test_joins_an_embedding_and_fit_weights_reads_the_index(tmp_path, capsys):
     from street2shop.models.encoder import save_encoder
     from street2shop.index.build import embed_catalogue, make_embedder
     from street2shop.index.search import SearchIndex
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
     from tiny_models import tiny_encoder, write_catalogue
 
     parser = argparse.ArgumentParser()

@@ -16,7 +16,7 @@ from street2shop.images.decode import decode_image
 from street2shop.index.build import embed_catalogue
 from street2shop.index.search import SearchIndex
 from street2shop.segmentation.garment import SegmentParams
-from street2shop.storage.stores import LocalOutputDir
+from street2shop.storage.publish import LocalOutputDir
 from tiny_models import tiny_encoder
 
 
@@ -95,7 +95,7 @@ def test_fitting_needs_two_parts_and_matching_queries(catalogue, tmp_path):
 
 def test_synthesised_queries_are_one_street_like_view_per_picked_product(catalogue):
     from street2shop.images.decode import fit_to_square
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
     from street2shop.synthesis.queries import synthesise_queries
 
     _, demo = catalogue

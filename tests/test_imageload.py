@@ -11,7 +11,8 @@ from PIL import Image
 from street2shop.errors import BadImage, InvalidParameter
 from street2shop.images.decode import fit_to_square
 from street2shop.images.load import LoadedImage, errors_frame, load_images
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 
 def encode(picture: Image.Image, fmt: str, **options) -> bytes:

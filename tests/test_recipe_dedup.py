@@ -35,7 +35,9 @@ def project(tmp_path_factory):
     """Pictures (with bad rows), an index over every good picture and one over the catalogue's products only."""
     from street2shop.models.embedder import Embedder
     from street2shop.index.folder import build_index
-    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.publish import LocalOutputDir
+    from street2shop.storage.stores import ImageSource
     from tiny_models import tiny_encoder
 
     root = tmp_path_factory.mktemp("dedup-recipe")

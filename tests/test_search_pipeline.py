@@ -13,7 +13,9 @@ from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidPar
 from street2shop.evaluation.retrieval import evaluate_retrieval
 from street2shop.index.folder import build_index
 from street2shop.index.search import SearchIndex
-from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.publish import LocalOutputDir
+from street2shop.storage.stores import ImageSource
 from tiny_models import coloured_picture, tiny_encoder, write_catalogue
 
 

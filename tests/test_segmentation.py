@@ -16,9 +16,10 @@ from street2shop.segmentation.garment import (
     garment_transform,
     segment_and_crop,
     segment_garment,
-    segment_images,
 )
-from street2shop.storage.stores import ImageSource, LocalImageStore
+from street2shop.segmentation.job import segment_images
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.stores import ImageSource
 
 # A t-shirt outline, in units of the picture's shorter side, around (0, 0).
 TSHIRT = np.array(

@@ -22,7 +22,9 @@ def demo(tmp_path_factory):
     from street2shop.demo.catalogue import make_demo_catalog
     from street2shop.models.embedder import Embedder
     from street2shop.index.folder import build_index
-    from street2shop.storage.stores import ImageSource, LocalImageStore, LocalOutputDir
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.publish import LocalOutputDir
+    from street2shop.storage.stores import ImageSource
     from tiny_models import tiny_encoder
 
     root = tmp_path_factory.mktemp("demo")

@@ -1,4 +1,4 @@
-"""Tests of storage.py: image stores (local, managed folder, S3), bounded reads, atomic outputs."""
+"""Tests of storage/: image stores (local, managed folder, S3), bounded reads, atomic outputs."""
 
 from __future__ import annotations
 
@@ -17,23 +17,16 @@ import pytest
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from street2shop.storage import stores as storage
+from street2shop.storage import publish
 from street2shop.errors import InvalidParameter, StorageError
-from street2shop.storage.stores import (
-    POINTER_FILE,
-    FolderImageStore,
-    FolderOutputDir,
-    ImageSource,
-    LocalImageStore,
-    LocalOutputDir,
-    S3ImageStore,
-    S3PrefixStore,
-    open_image_store,
-    open_published,
-    read_many,
-)
+from street2shop.storage.local import LocalImageStore
+from street2shop.storage.managed_folder import FolderImageStore
+from street2shop.storage.publish import FolderOutputDir, LocalOutputDir
+from street2shop.storage.published import POINTER_FILE, open_published
+from street2shop.storage.s3 import S3ImageStore, S3PrefixStore
+from street2shop.storage.stores import ImageSource, open_image_store, read_many
 
-PYTHON_LIB = Path(storage.__file__).resolve().parents[2]
+PYTHON_LIB = Path(publish.__file__).resolve().parents[2]
 
 
 class FakeFolder:
@@ -341,7 +334,7 @@ def test_local_output_publish_replaces_the_old_tree(tmp_path):
 
 
 def test_local_output_falls_back_to_two_renames(tmp_path, monkeypatch):
-    monkeypatch.setattr(storage, "_exchange", lambda first, second: False)
+    monkeypatch.setattr(publish, "_exchange", lambda first, second: False)
     target = tmp_path / "index"
     output = LocalOutputDir(target)
     output.publish(make_tree(tmp_path / "v1", {"a.txt": "1"}))
@@ -364,7 +357,7 @@ def test_local_output_failed_publish_keeps_the_old_tree(tmp_path, monkeypatch):
         copied.append(src)
         return shutil.copy2(src, dst, **kwargs)
 
-    monkeypatch.setattr(storage.shutil, "copytree", functools.partial(shutil.copytree, copy_function=failing_copy))
+    monkeypatch.setattr(publish.shutil, "copytree", functools.partial(shutil.copytree, copy_function=failing_copy))
     with pytest.raises(OSError):
         output.publish(source)
     assert copied  # it failed half-way, not before starting
@@ -393,7 +386,7 @@ def test_local_output_killed_during_copy_leaves_the_old_tree(tmp_path):
     script = (
         "import os, shutil, sys\n"
         f"sys.path.insert(0, {str(PYTHON_LIB)!r})\n"
-        "from street2shop.storage.stores import LocalOutputDir\n"
+        "from street2shop.storage.publish import LocalOutputDir\n"
         "import functools\n"
         "def copy_then_die(src, dst, **kwargs):\n"
         "    shutil.copy2(src, dst, **kwargs)\n"

@@ -7,7 +7,7 @@ import pytest
 
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import encode_jpeg
-from street2shop.storage.stores import LocalImageStore
+from street2shop.storage.local import LocalImageStore
 from street2shop.synthesis.views import (
     SynthesisParams,
     ViewSource,

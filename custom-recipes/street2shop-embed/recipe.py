@@ -7,7 +7,8 @@ from street2shop.dss.boundary import run_component
 from street2shop.dss.model_io import fit_queries, input_folders, local_weights, materialize_folders, materialize_optional
 from street2shop.dss.params import embed_params
 from street2shop.index.build import embed_catalogue
-from street2shop.storage.stores import FolderImageStore, FolderOutputDir
+from street2shop.storage.managed_folder import FolderImageStore
+from street2shop.storage.publish import FolderOutputDir
 
 
 def main() -> None:

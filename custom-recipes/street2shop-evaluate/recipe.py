@@ -5,7 +5,8 @@ from street2shop.dss.boundary import run_component
 from street2shop.dss.params import evaluate_params
 from street2shop.evaluation.retrieval import DEFAULT_KS
 from street2shop.index.build import evaluate_catalogue
-from street2shop.storage.stores import FolderImageStore, FolderOutputDir
+from street2shop.storage.managed_folder import FolderImageStore
+from street2shop.storage.publish import FolderOutputDir
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ from street2shop.dss.model_io import local_weights, materialize_optional, option
 from street2shop.dss.params import train_params
 from street2shop.errors import InvalidParameter
 from street2shop.segmentation.step import segment_step
-from street2shop.storage.stores import FolderImageStore, FolderOutputDir
+from street2shop.storage.managed_folder import FolderImageStore
+from street2shop.storage.publish import FolderOutputDir
 from street2shop.training.job import train_attribute_model
 
 

@@ -61,7 +61,7 @@ def train_demo_models(catalog, out: Path, args: argparse.Namespace) -> list[Path
 
 def train_demo_metric(catalog, out: Path, budget: float) -> Path:
     """Train the metric embedding on synthesised street views of the train/val products' shop pictures."""
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
     from street2shop.training.embedding_job import EmbeddingSettings, train_embedding_model
 
     started = time.monotonic()
@@ -81,10 +81,11 @@ def train_demo_metric(catalog, out: Path, budget: float) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.demo.catalogue import make_demo_catalog
-    from street2shop.index.build import compare_parts, embed_catalogue, evaluate_catalogue, image_source
+    from street2shop.index.build import compare_parts, embed_catalogue, evaluate_catalogue
+    from street2shop.storage.stores import image_source
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

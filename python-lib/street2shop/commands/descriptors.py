@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from street2shop.models.descriptors import descriptor_encoder
     from street2shop.models.encoder import save_encoder
     from street2shop.errors import InvalidParameter
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     weights = None
     if args.part_weights is not None:

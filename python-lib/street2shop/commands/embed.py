@@ -68,7 +68,7 @@ def segment_from_args(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.index.build import embed_catalogue
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     segment, mask_model = segment_from_args(args)
     errors_path = Path(args.errors) if args.errors else Path(f"{str(args.out).rstrip('/')}-errors.csv")

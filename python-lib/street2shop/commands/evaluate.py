@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter
     from street2shop.evaluation.retrieval import DEFAULT_KS
     from street2shop.index.build import evaluate_catalogue
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     if args.k < 1:
         raise InvalidParameter(f"-k must be at least 1, got {args.k}")

@@ -28,10 +28,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter, ManifestError
     from street2shop.index.fusion import stored_vectors
-    from street2shop.index.build import fit_weights_on_queries, fit_weights_on_synthesised, image_source
+    from street2shop.index.build import fit_weights_on_queries, fit_weights_on_synthesised
+    from street2shop.storage.stores import image_source
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
-    from street2shop.storage.stores import write_atomic
+    from street2shop.storage.publish import write_atomic
 
     if args.queries is None and args.synthesised is None:
         raise InvalidParameter("give --queries (real user photos), --synthesised, or both (synthesised as the fallback)")

@@ -28,8 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from street2shop.segmentation.garment import ERRORS_FILE, SegmentParams, segment_images
-    from street2shop.storage.stores import ImageSource, LocalOutputDir, open_image_store
+    from street2shop.segmentation.garment import SegmentParams
+    from street2shop.segmentation.job import ERRORS_FILE, segment_images
+    from street2shop.storage.publish import LocalOutputDir
+    from street2shop.storage.stores import ImageSource, open_image_store
 
     params = SegmentParams(margin=args.margin, work_size=args.work_size, iterations=args.iterations)
     mask_model = None

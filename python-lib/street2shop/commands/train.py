@@ -125,7 +125,7 @@ def settings_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     from street2shop.commands.embed import segment_from_args
     from street2shop.segmentation.step import segment_step
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
     from street2shop.training.job import train_attribute_model
 
     settings = settings_from_args(args)

@@ -76,7 +76,7 @@ def settings_from_args(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
     from street2shop.training.embedding_job import train_embedding_model
 
     settings = settings_from_args(args)

@@ -39,11 +39,11 @@ def write_outputs(result: DedupResult, out_dir: str | Path | Any, *, images: Any
         out_dir: a local directory, or an ``OutputDir`` (e.g. a DSS managed folder's).
         images: where the pictures are, for the report's thumbnails.
     """
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     output = LocalOutputDir(out_dir) if isinstance(out_dir, (str, os.PathLike)) else out_dir
     params = params or DedupParams()
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
 
     source = image_source(images) if images is not None else None
     with tempfile.TemporaryDirectory(prefix="street2shop-dedup-") as staging:
@@ -85,7 +85,7 @@ def _json_default(value: Any) -> Any:
 def read_summary(location: Any) -> dict:
     """The ``summary.json`` of a dedup output (a local folder or a DSS managed folder), e.g. for a scenario step."""
     from street2shop.errors import StorageError
-    from street2shop.storage.stores import open_published
+    from street2shop.storage.published import open_published
 
     try:
         data = open_published(location).read_bytes(SUMMARY_FILE)

@@ -22,7 +22,9 @@ from street2shop.dedup.run import deduplicate
 from street2shop.dss import recipe_io
 from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
 from street2shop.errors import InvalidParameter, Street2ShopError
-from street2shop.storage.stores import FolderImageStore, FolderOutputDir, open_published
+from street2shop.storage.managed_folder import FolderImageStore
+from street2shop.storage.publish import FolderOutputDir
+from street2shop.storage.published import open_published
 
 logger = logging.getLogger(__name__)
 

@@ -49,7 +49,8 @@ def run_recipe() -> None:
     """Read the recipe's config and inputs, train, publish the model folder and the rejected rows."""
     from street2shop.dss import recipe_io
     from street2shop.dss.model_io import local_weights
-    from street2shop.storage.stores import FolderImageStore, FolderOutputDir
+    from street2shop.storage.managed_folder import FolderImageStore
+    from street2shop.storage.publish import FolderOutputDir
     from street2shop.training.embedding_job import train_embedding_model
 
     settings, weights = embedding_params(recipe_io.config())

@@ -11,7 +11,7 @@ import pandas as pd
 from dataiku.customrecipe import get_input_names_for_role
 
 from street2shop.errors import InvalidParameter
-from street2shop.storage.stores import open_published
+from street2shop.storage.published import open_published
 
 logger = logging.getLogger(__name__)
 

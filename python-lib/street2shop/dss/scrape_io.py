@@ -26,6 +26,7 @@ from street2shop.scraping.errors import CrawlBlocked, SiteSpecError
 from street2shop.scraping.settings import CrawlSettings
 from street2shop.scraping.site_spec import SiteSpec, parse_site_spec
 from street2shop.scraping.state import CrawlState, SegmentedJournal
+from street2shop.storage.managed_folder import folder_name, folder_paths, folder_read, folder_write
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ REPORT_FILE = "report.json"
 
 
 class FolderBlobs:
-    """Whole-file storage under a prefix of a managed folder (``dataiku.Folder`` or anything shaped like it)."""
+    """Whole-file storage under a prefix of a managed folder, through ``storage.managed_folder``'s adapter."""
 
     def __init__(self, folder: Any, prefix: str, partition: str = ""):
         self.folder = folder
@@ -47,16 +48,15 @@ class FolderBlobs:
     def list(self, prefix: str) -> list[str]:
         if self._listing is None:
             # One listing per run: only this run writes under the prefix afterwards (one job per partition).
-            self._listing = [p.lstrip("/") for p in self.folder.list_paths_in_partition(self.partition)]
+            self._listing = folder_paths(self.folder, self.partition)
         start = self.prefix + prefix
         return [p[len(self.prefix):] for p in self._listing if p.startswith(start)]
 
     def read(self, path: str) -> bytes:
-        with self.folder.get_download_stream(self.prefix + path) as stream:
-            return stream.read()
+        return folder_read(self.folder, self.prefix + path, folder_name(self.folder))
 
     def write(self, path: str, data: bytes) -> None:
-        self.folder.upload_data(self.prefix + path, data)
+        folder_write(self.folder, self.prefix + path, data)
         if self._listing is not None and self.prefix + path not in self._listing:
             self._listing.append(self.prefix + path)
 

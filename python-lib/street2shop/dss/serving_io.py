@@ -108,7 +108,7 @@ def _index_items(folder: Any) -> Any:
     import pandas as pd
 
     from street2shop.index.folder import INDEX_FILE, ITEMS_FILE
-    from street2shop.storage.stores import open_published
+    from street2shop.storage.published import open_published
 
     published = open_published(folder)
     if not published.exists(INDEX_FILE):
@@ -117,7 +117,8 @@ def _index_items(folder: Any) -> Any:
 
 
 def _test_pictures(items: Any, pictures_folder: str | None, count: int) -> list[dict[str, Any]]:
-    from street2shop.storage.stores import FolderImageStore, ImageSource
+    from street2shop.storage.managed_folder import FolderImageStore
+    from street2shop.storage.stores import ImageSource
 
     pictures: list[tuple[str, bytes]] = []
     if pictures_folder and count > 0:
@@ -199,7 +200,7 @@ def quality_gate_main(config: dict[str, Any]) -> dict[str, Any]:
 
     from street2shop.evaluation.retrieval import DEFAULT_KS
     from street2shop.index.build import evaluate_catalogue
-    from street2shop.storage.stores import FolderImageStore
+    from street2shop.storage.managed_folder import FolderImageStore
 
     params = gate_params(config)
     queries = dataiku.Dataset(params.queries).get_dataframe(infer_with_pandas=False, parse_dates=False)

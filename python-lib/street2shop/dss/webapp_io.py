@@ -24,7 +24,8 @@ def setup_backend(app: Any) -> None:
     from street2shop.index.search import SearchIndex
     from street2shop.serving.recommend import Recommender
     from street2shop.serving.thumbnails import Thumbnails
-    from street2shop.storage.stores import FolderImageStore, ImageSource
+    from street2shop.storage.managed_folder import FolderImageStore
+    from street2shop.storage.stores import ImageSource
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

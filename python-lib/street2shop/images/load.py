@@ -30,6 +30,29 @@ class LoadedImage:
         return self.error is None
 
 
+def read_image(
+    source: ImageSource | ImageStore, image: str, *, max_pixels: int = DEFAULT_MAX_PIXELS, min_side: int | None = None
+) -> tuple[bytes | None, np.ndarray | None, str | None]:
+    """Read and decode one picture: ``(bytes, pixels, None)``, or ``(None, None, reason)`` for a bad row.
+
+    Never raises for a bad row; the reasons are those of :func:`load_images`. The bytes are returned
+    for callers that key something on the file's content (a cache).
+    """
+    try:
+        data = source.read_bytes(image)
+    except StorageError as err:
+        return None, None, str(err)
+    except Exception as err:  # noqa: BLE001 - a duck-typed store may raise anything; the row is reported
+        return None, None, f"cannot read {image}: {type(err).__name__}: {err}"
+    try:
+        pixels = decode_image(data, max_pixels=max_pixels, name=image, min_side=min_side)
+    except BadImage as err:
+        return None, None, err.reason
+    except Exception as err:  # noqa: BLE001 - Pillow plugins raise odd errors on hostile files
+        return None, None, f"corrupt image ({type(err).__name__}: {err})"
+    return data, pixels, None
+
+
 def load_images(
     source: ImageSource | ImageStore,
     images: Sequence[str],
@@ -64,18 +87,9 @@ def load_images(
         raise InvalidParameter(f"rows has {len(rows)} values for {len(images)} images")
 
     def load(image: str) -> tuple[np.ndarray | None, str | None]:
-        try:
-            data = source.read_bytes(image)
-        except StorageError as err:
-            return None, str(err)
-        except Exception as err:  # noqa: BLE001 - a duck-typed store may raise anything; the row is reported
-            return None, f"cannot read {image}: {type(err).__name__}: {err}"
-        try:
-            pixels = decode_image(data, max_pixels=max_pixels, name=image, min_side=min_side)
-        except BadImage as err:
-            return None, err.reason
-        except Exception as err:  # noqa: BLE001 - Pillow plugins raise odd errors on hostile files
-            return None, f"corrupt image ({type(err).__name__}: {err})"
+        _, pixels, error = read_image(source, image, max_pixels=max_pixels, min_side=min_side)
+        if error is not None:
+            return None, error
         if transform is not None:
             try:
                 pixels = transform(pixels)

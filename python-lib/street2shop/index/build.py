@@ -19,19 +19,11 @@ from street2shop.manifest import read_table
 from street2shop.index.search import SearchIndex
 from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
 from street2shop.segmentation.garment import SegmentParams
-from street2shop.storage.stores import ImageSource, open_image_store, open_published
+from street2shop.storage.published import open_published
+from street2shop.storage.stores import image_source
 from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 
 logger = logging.getLogger(__name__)
-
-
-def image_source(images: Any) -> ImageSource:
-    """An ``ImageSource`` from a directory, an ``s3://`` prefix, an image store or a source."""
-    if isinstance(images, ImageSource):
-        return images
-    if isinstance(images, (str, Path)):
-        return ImageSource(open_image_store(images))
-    return ImageSource(images)
 
 
 def make_embedder(
@@ -78,7 +70,7 @@ def make_embedder(
 
 def _published_copy(path: str | Path) -> bool:
     """Whether ``path`` is a published folder with versions (a pointer file) rather than the files themselves."""
-    from street2shop.storage.stores import POINTER_FILE
+    from street2shop.storage.published import POINTER_FILE
 
     return (Path(path) / POINTER_FILE).is_file()
 

@@ -19,7 +19,7 @@ from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidPar
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
 from street2shop.index.folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
 from street2shop.manifest import split_labels
-from street2shop.storage.stores import open_published
+from street2shop.storage.published import open_published
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from street2shop.scraping.state import (
     JsonLinesJournal,
     write_csv_atomic,
 )
-from street2shop.storage.stores import write_atomic
+from street2shop.storage.publish import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 import pandas as pd
 
 from street2shop.errors import StorageError
-from street2shop.storage.stores import write_atomic
+from street2shop.storage.publish import write_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -128,7 +128,8 @@ def build_app(
 ) -> Any:
     """Load an index (a folder, or a loaded ``SearchIndex``) and make the local server's Flask app."""
     from street2shop.index.search import SearchIndex
-    from street2shop.storage.stores import ImageSource, LocalImageStore
+    from street2shop.storage.local import LocalImageStore
+    from street2shop.storage.stores import ImageSource
 
     loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
     recommender = Recommender(loaded, limits)

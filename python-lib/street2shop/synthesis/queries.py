@@ -72,9 +72,9 @@ def synthesise_queries(
 ) -> SyntheticQueries:
     """Street-like views of up to ``products`` catalogue products (seeded pick), one per product.
 
-    Each picked product's first shop picture is cut out (``training.synthesis.cut_out_garments``)
+    Each picked product's first shop picture is cut out (``synthesis.views.cut_out_garments``)
     and pasted on a backdrop (procedural textures and crops of the picked shop pictures), then
-    warped, relit, occluded and re-compressed (``training.synthesis.sample_views``).
+    warped, relit, occluded and re-compressed (``synthesis.views.sample_views``).
 
     Args:
         items: the catalogue's rows (``image``, ``product_id``, optional ``pair_id`` and ``source``).

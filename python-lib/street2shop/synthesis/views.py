@@ -17,8 +17,9 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from street2shop.errors import BadImage, InvalidParameter, StorageError
-from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
+from street2shop.errors import InvalidParameter
+from street2shop.images.decode import DEFAULT_MAX_PIXELS, fit_to_square
+from street2shop.images.load import read_image
 from street2shop.progress import Progress
 from street2shop.segmentation.garment import SegmentParams, segment_garment
 from street2shop.storage.stores import ordered_map
@@ -199,15 +200,10 @@ def cut_out_garments(
     cache = Path(cache_dir) if cache_dir else None
 
     def load(image: str):
-        try:
-            data = source.read_bytes(image)
-            rgb = decode_image(data, max_pixels=max_pixels, name=image)
-        except BadImage as err:
-            return None, err.reason
-        except StorageError as err:
-            return None, str(err)
-        except Exception as err:  # one failing picture must not stop the others
-            return None, f"{type(err).__name__}: {err}"
+        # read_image rather than load_images: the mask-cache key needs the picture's bytes.
+        data, rgb, error = read_image(source, image, max_pixels=max_pixels)
+        if error is not None:
+            return None, error
         key = _mask_key(data, params)
         mask = _read_cached_mask(cache, key, rgb.shape[:2])
         hit = mask is not None

@@ -237,7 +237,7 @@ def train_embedding_model(
     """
     import keras
 
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
     from street2shop.synthesis.views import ViewSource, background_bank, cut_out_garments, sample_views
 
     size = settings.size

@@ -127,7 +127,7 @@ def train_attribute_model(
     """
     import keras
 
-    from street2shop.index.build import image_source
+    from street2shop.storage.stores import image_source
 
     settings = _checked(settings)
     architecture = settings.architecture
@@ -264,7 +264,7 @@ def train_label_models(
 
     Yields ``(label, model folder, report, seconds)`` as each model is done, so callers can show progress.
     """
-    from street2shop.storage.stores import LocalOutputDir
+    from street2shop.storage.publish import LocalOutputDir
 
     for label, multilabel in labels:
         started = time.monotonic()
@@ -330,7 +330,7 @@ def _write_folder(
     directory: Path, *, model, settings, labels, metrics, result, report, pictures, val_pos, val_rows, probabilities, split, errors, segment
 ) -> tuple[Any, dict[str, Any]]:
     from street2shop.models.encoder import model_fingerprint
-    from street2shop.training import model_folder as mf
+    from street2shop.models import model_folder as mf
     from street2shop.training.architectures import encoder_model
     from street2shop.training.pictures import confusion_png, examples_png, learning_curves_png
 
