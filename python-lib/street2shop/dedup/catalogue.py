@@ -13,9 +13,9 @@ import pandas as pd
 
 from street2shop.dedup.hashing import ImageHashes
 from street2shop.dedup.params import HASHES_FILE, THUMBS_FILE
-from street2shop.dedup.stages import picture_source
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
+from street2shop.storage.stores import image_source
 
 
 @dataclass
@@ -43,7 +43,7 @@ def load_catalogue(*locations: Any) -> Catalogue:
     Several locations (local folders or DSS managed folders) are merged by ``image``: an index
     folder from ``embed`` for the vectors and the previous dedup output for the hashes, typically.
     """
-    from street2shop.storage.stores import open_published
+    from street2shop.storage.published import open_published
 
     if not locations:
         raise InvalidParameter("an existing catalogue needs at least one folder (an index or a dedup output)")
@@ -132,7 +132,7 @@ def embed_like_index(
     from street2shop.index.search import SearchIndex
 
     embedder = SearchIndex.load(index_dir).embedder
-    result = embedder.embed_source(picture_source(images), manifest["image"].astype(str).tolist(), batch_size=batch_size, max_pixels=max_pixels)
+    result = embedder.embed_source(image_source(images), manifest["image"].astype(str).tolist(), batch_size=batch_size, max_pixels=max_pixels)
     vectors = np.zeros((len(manifest), embedder.dim), np.float32)
     ok = np.zeros(len(manifest), bool)
     vectors[result.rows], ok[result.rows] = result.vectors, True

@@ -24,7 +24,6 @@ from street2shop.dedup.stages import (
     collect_errors,
     hashes_for_rows,
     partition_labels,
-    picture_source,
     read_manifest,
     run_summary,
     searched_row_map,
@@ -35,6 +34,7 @@ from street2shop.dedup.stages import (
 from street2shop.dedup.vector_pairs import vector_pairs
 from street2shop.dedup.verify import EITHER
 from street2shop.dedup.verify_stage import NeighbourSearch, thumbnail_searches, verify_stage
+from street2shop.storage.stores import image_source
 
 
 def find_duplicates(
@@ -68,7 +68,7 @@ def find_duplicates(
     rows, manifest_errors = validated_rows(full, params)
     positions = rows["_row"].to_numpy(dtype=np.int64)
     array, vec_ok = aligned_vectors(vectors, vectors_ok, len(full), positions)
-    source = picture_source(images) if images is not None else None
+    source = image_source(images) if images is not None else None
     partition = partition_labels(rows, params)
     thresholds = params.thresholds
 

@@ -22,7 +22,6 @@ from street2shop.dedup.stages import (
     collect_errors,
     hashes_for_rows,
     partition_labels,
-    picture_source,
     read_manifest,
     run_summary,
     searched_row_map,
@@ -34,6 +33,7 @@ from street2shop.dedup.vector_pairs import usable_vector_rows, vector_cross_pair
 from street2shop.dedup.verify import EITHER
 from street2shop.dedup.verify_stage import NeighbourSearch, thumbnail_searches, verify_stage
 from street2shop.errors import InvalidParameter, ManifestError
+from street2shop.storage.stores import image_source
 
 
 def check_new_products(
@@ -74,7 +74,7 @@ def check_new_products(
     rows, manifest_errors = validated_rows(full, params)
     positions = rows["_row"].to_numpy(dtype=np.int64)
     array, vec_ok = aligned_vectors(vectors, vectors_ok, len(full), positions)
-    source = picture_source(images) if images is not None else None
+    source = image_source(images) if images is not None else None
     items = catalogue.items.reset_index(drop=True)
     if params.same_column and params.same_column not in items.columns:
         raise ManifestError(f"--same {params.same_column}: the catalogue's items have no column {params.same_column!r}")

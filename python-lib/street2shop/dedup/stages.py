@@ -121,13 +121,6 @@ def usable_vectors(
     return full_ok, row_vec_ok, errors
 
 
-def picture_source(images: Any) -> Any:
-    """An ``ImageSource`` for a directory, ``s3://`` prefix, image store or source."""
-    from street2shop.index.build import image_source
-
-    return image_source(images)
-
-
 # --------------------------------------------------------------------------- errors
 
 
