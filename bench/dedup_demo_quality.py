@@ -97,8 +97,8 @@ def untrained_cnn(pictures: list[np.ndarray], size: int = 128) -> np.ndarray:
 
 
 def main() -> None:
-    from street2shop.dedup.calibration import pair_set
-    from street2shop.dedup.job import find_duplicates, hashes_by_manifest_row
+    from street2shop.dedup.calibration import hashes_by_manifest_row, pair_set
+    from street2shop.dedup.find import find_duplicates
     from street2shop.dedup.params import DedupParams
     from street2shop.demo.catalogue import make_demo_catalog
     from street2shop.images.decode import decode_image

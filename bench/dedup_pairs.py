@@ -157,7 +157,7 @@ def report_kmeans(data: np.ndarray, min_cosine: float) -> tuple[np.ndarray, np.n
 
 
 def street2shop_pairs(data: np.ndarray, min_cosine: float, strategy: str) -> tuple[np.ndarray, np.ndarray]:
-    from street2shop.dedup.pairs import VectorSearchParams, vector_pairs
+    from street2shop.dedup.vector_pairs import VectorSearchParams, vector_pairs
 
     found = vector_pairs(data, min_cosine, params=VectorSearchParams(strategy=strategy))
     return found.a, found.b

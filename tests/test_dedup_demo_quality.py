@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from street2shop.dedup.calibration import pair_set
-from street2shop.dedup.job import find_duplicates
+from street2shop.dedup.find import find_duplicates
 from street2shop.dedup.params import DedupParams
 from street2shop.demo.catalogue import make_demo_catalog
 

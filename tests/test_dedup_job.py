@@ -1,4 +1,4 @@
-"""Tests for street2shop.dedup.job: the whole-catalogue run, outputs, incremental mode and the duplicate-count check."""
+"""Tests for the dedup runs (dedup.find, incremental, catalogue, calibration): the whole catalogue, outputs, incremental mode and the duplicate-count check."""
 
 from __future__ import annotations
 
@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from street2shop.dedup.calibration import pair_set
+from street2shop.dedup.calibration import calibrate_thresholds, pair_set
+from street2shop.dedup.catalogue import Catalogue, load_catalogue
+from street2shop.dedup.find import find_duplicates
 from street2shop.dedup.grouping import GROUP_COLUMNS, PAIR_COLUMNS
-from street2shop.dedup.job import Catalogue, calibrate_thresholds, check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.incremental import check_new_products
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import DedupParams
+from street2shop.dedup.run import deduplicate
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import decode_image, encode_jpeg
 from test_dedup_hashing import product_shot
@@ -194,6 +197,20 @@ def test_new_products_are_checked_against_the_catalogue_only(catalogue, tmp_path
     near = check_new_products(query, store, vectors=2 * vectors[(manifest["image"] == "P07.jpg").to_numpy()], params=DedupParams(method="cnn"))
     assert pair_set(near.pairs) == {("N07", "P07"), ("N07", "P08")}  # the catalogue's own pair is not searched again
     assert near.manifest.empty and near.summary["new_products_dropped"] == 1
+
+
+def test_deduplicate_searches_the_whole_manifest_or_checks_it_against_a_catalogue(catalogue, tmp_path):
+    """The CLI's and the DSS recipe's one entry: find_duplicates without ``against``, check_new_products with it."""
+    root, manifest = catalogue
+    images, params = root / "images", DedupParams(verify="none")
+    whole = deduplicate(root / "manifest.csv", images=images, params=params)
+    pd.testing.assert_frame_equal(whole.pairs, find_duplicates(manifest, images=images, params=params).pairs)
+    base = manifest[manifest["product_id"].str.startswith("P")]
+    write_outputs(find_duplicates(base, images=images, params=params), tmp_path / "base", report=False)
+    new = manifest[manifest["product_id"].str.startswith("D")].reset_index(drop=True)
+    daily = deduplicate(new, images=images, against=[tmp_path / "base"], params=params)
+    assert daily.summary["incremental"] and pair_set(daily.pairs) == EXPECTED
+    pd.testing.assert_frame_equal(daily.pairs, check_new_products(new, load_catalogue(tmp_path / "base"), images=images, params=params).pairs)
 
 
 def test_calibration_with_labelled_pairs(catalogue):

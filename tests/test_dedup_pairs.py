@@ -1,20 +1,14 @@
-"""Tests for street2shop.dedup.pairs: cosine pairs (exact, IVF cells, cross) and Hamming pairs (mirrored, thumbnails)."""
+"""Tests for street2shop.dedup.vector_pairs and hash_pairs: cosine pairs (exact, IVF cells, cross) and Hamming pairs (mirrored, thumbnails)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from street2shop.dedup import pairs as pairs_module
+from street2shop.dedup import hash_pairs as hash_pairs_module
+from street2shop.dedup.hash_pairs import hash_cross_pairs, hash_pairs, thumbnail_correlation
 from street2shop.dedup.hashing import ImageHashes, hamming
-from street2shop.dedup.pairs import (
-    VectorSearchParams,
-    hash_cross_pairs,
-    hash_pairs,
-    thumbnail_correlation,
-    vector_cross_pairs,
-    vector_pairs,
-)
+from street2shop.dedup.vector_pairs import VectorSearchParams, vector_cross_pairs, vector_pairs
 from street2shop.errors import InvalidParameter
 
 
@@ -127,7 +121,7 @@ def flip_bits(code: np.uint64, bits: list[int]) -> np.uint64:
 
 
 def test_hash_pairs_find_near_and_mirrored_copies_across_blocks(monkeypatch):
-    monkeypatch.setattr(pairs_module, "_HASH_BLOCK", 16)  # several query blocks
+    monkeypatch.setattr(hash_pairs_module, "_HASH_BLOCK", 16)  # several query blocks
     hashes = random_hashes(60)
     hashes.codes[40, 0] = flip_bits(hashes.codes[3, 0], [1, 9, 33])  # distance 3
     hashes.codes[50, 0] = flip_bits(hashes.codes[3, 0], list(range(7)))  # distance 7
@@ -148,7 +142,7 @@ def test_hash_pairs_find_near_and_mirrored_copies_across_blocks(monkeypatch):
 
 
 def test_hash_cross_pairs_look_at_both_mirrored_sides(monkeypatch):
-    monkeypatch.setattr(pairs_module, "_HASH_BLOCK", 8)
+    monkeypatch.setattr(hash_pairs_module, "_HASH_BLOCK", 8)
     base, new = random_hashes(30, seed=1), random_hashes(12, seed=2)
     new.codes[0, 0] = base.codes[4, 0]
     new.codes[1, 0] = base.mirrored[9, 0]  # the new picture is the catalogue's picture mirrored

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from street2shop.dedup.params import DedupParams
-from street2shop.dedup.pairs import vector_neighbours
+from street2shop.dedup.vector_pairs import vector_neighbours
 from street2shop.dedup.verify import DIRECT, EITHER, MIRRORED, VerifyParams, picture_features, verify_pair, verify_pairs
 from street2shop.demo.catalogue import _sample_spec
 from street2shop.demo.garments import render_garment

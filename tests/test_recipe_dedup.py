@@ -8,7 +8,7 @@ import pytest
 
 from dss_harness import DSSProject, storage
 from street2shop.dedup.calibration import pair_set
-from street2shop.dedup.job import find_duplicates
+from street2shop.dedup.find import find_duplicates
 from street2shop.dedup.outputs import write_outputs
 from street2shop.dedup.params import DedupParams
 from street2shop.dss.dedup_params import check_duplicates_params, dedup_params

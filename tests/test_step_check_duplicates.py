@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from dss_harness import DSSProject
-from street2shop.dedup.job import check_new_products, find_duplicates, load_catalogue
+from street2shop.dedup.catalogue import load_catalogue
+from street2shop.dedup.find import find_duplicates
+from street2shop.dedup.incremental import check_new_products
 from street2shop.dedup.outputs import write_outputs
 from test_dedup_job import build_catalogue
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
 
@@ -71,21 +70,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     import numpy as np
-    import pandas as pd
 
-    from street2shop.dedup.job import (
-        calibrate_thresholds,
-        check_new_products,
-        embed_like_index,
-        find_duplicates,
-        hashes_by_manifest_row,
-        index_vectors,
-        load_catalogue,
-        vectors_for_manifest,
-    )
+    from street2shop.dedup.calibration import calibrate_thresholds, hashes_by_manifest_row
+    from street2shop.dedup.catalogue import index_vectors, vectors_for_manifest
     from street2shop.dedup.outputs import write_outputs
     from street2shop.dedup.params import DedupParams
-    from street2shop.dedup.pairs import VectorSearchParams
+    from street2shop.dedup.run import deduplicate
+    from street2shop.dedup.stages import read_manifest
+    from street2shop.dedup.vector_pairs import VectorSearchParams
     from street2shop.dedup.verify import VerifyParams
     from street2shop.errors import InvalidParameter
     from street2shop.manifest import read_table
@@ -108,11 +100,7 @@ def run(args: argparse.Namespace) -> int:
         max_workers=args.workers,
         report_pairs=args.report_pairs,
     ).check()
-    manifest_path = Path(args.manifest)
-    if manifest_path.is_file() and manifest_path.stat().st_size == 0:
-        manifest = pd.DataFrame({"image": pd.Series(dtype="str"), "product_id": pd.Series(dtype="str")})
-    else:
-        manifest = read_table(manifest_path)
+    manifest = read_manifest(args.manifest)
     vectors = None
     if args.embeddings:
         try:
@@ -124,14 +112,7 @@ def run(args: argparse.Namespace) -> int:
         vectors, _ = vectors_for_manifest(manifest, items, stored)
     if args.against and args.calibrate:
         raise InvalidParameter("--calibrate works on a whole catalogue, not with --against")
-    vectors_ok = None
-    if args.against:
-        catalogue = load_catalogue(*args.against)
-        if vectors is None and catalogue.index_dir is not None and args.method != "hash" and args.images and len(manifest):
-            vectors, vectors_ok = embed_like_index(catalogue.index_dir, manifest, args.images, max_pixels=args.max_pixels)
-        result = check_new_products(manifest, catalogue, images=args.images, vectors=vectors, vectors_ok=vectors_ok, params=params)
-    else:
-        result = find_duplicates(manifest, images=args.images, vectors=vectors, params=params)
+    result = deduplicate(manifest, images=args.images, vectors=vectors, against=args.against, params=params)
     if args.calibrate:
         result.calibration, result.summary["recommended"] = calibrate_thresholds(
             manifest, read_table(args.calibrate), images=args.images, vectors=vectors,

@@ -1,14 +1,21 @@
-"""Choose a duplicate threshold from labelled or planted pairs, and score found duplicates against the truth."""
+"""Choose a duplicate threshold from labelled or planted pairs (``calibrate_thresholds``), and score found
+duplicates against the truth."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from street2shop.errors import InvalidParameter
+from street2shop.dedup.find import find_duplicates
+from street2shop.dedup.hashing import ImageHashes
+from street2shop.dedup.params import DedupParams, DedupResult
+from street2shop.dedup.stages import read_manifest
+from street2shop.errors import InvalidParameter, ManifestError
 
 SWEEP_COLUMNS = ["threshold", "predicted", "true_positives", "false_positives", "false_negatives", "precision", "recall", "f1"]
 
@@ -208,3 +215,98 @@ def evaluate(ground_truth: Mapping[str, Sequence[str]], retrieved: Mapping[str, 
     }
     scores.update(pairwise_scores(ground_truth, retrieved))
     return scores
+
+
+
+# --------------------------------------------------------------------------- calibrating a run's thresholds
+
+
+DEFAULT_COSINE_SWEEP = tuple(round(0.8 + 0.01 * k, 2) for k in range(20))
+
+DEFAULT_HAMMING_SWEEP = tuple(range(0, 17))
+
+
+def hashes_by_manifest_row(result: DedupResult, n_manifest: int) -> ImageHashes | None:
+    """A result's hashes laid out one per input manifest row (rows never hashed are not ok)."""
+    hashes = result.hashes
+    if hashes is None:
+        return None
+    positions = result.items["_row"].to_numpy(dtype=np.int64)
+    width = len(hashes.kinds)
+    codes = np.zeros((n_manifest, width), np.uint64)
+    codes[positions] = hashes.codes
+    mirrored = None
+    if hashes.mirrored is not None:
+        mirrored = np.zeros((n_manifest, width), np.uint64)
+        mirrored[positions] = hashes.mirrored
+    thumbs = None
+    if hashes.thumbs is not None:
+        thumbs = np.zeros((n_manifest, *hashes.thumbs.shape[1:]), np.uint8)
+        thumbs[positions] = hashes.thumbs
+    ok = np.zeros(n_manifest, bool)
+    ok[positions] = hashes.ok
+    return ImageHashes(hashes.kinds, codes, mirrored, ok, thumbs)
+
+
+def calibrate_thresholds(
+    manifest: str | Path | pd.DataFrame,
+    truth: pd.DataFrame,
+    *,
+    images: Any = None,
+    vectors: np.ndarray | None = None,
+    vectors_ok: np.ndarray | None = None,
+    hashes: ImageHashes | None = None,
+    params: DedupParams | None = None,
+    cosines: tuple[float, ...] = DEFAULT_COSINE_SWEEP,
+    hammings: tuple[int, ...] = DEFAULT_HAMMING_SWEEP,
+    min_precision: float | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Precision, recall and F1 of each method over thresholds, and the threshold to use.
+
+    Each method searches once at its loosest threshold; the product pairs' best scores are then
+    swept. ``truth`` holds product pairs (product_a, product_b). With a ``label`` column (1: the
+    same product, 0: distinct) only those pairs are judged; without it they are planted
+    duplicates and every other pair found counts as a false positive.
+
+    Returns:
+        (sweep table: method + threshold, predicted, true/false positives, false negatives,
+        precision, recall, f1; {method: recommended row}).
+    """
+    params = (params or DedupParams()).check()
+    missing = [c for c in ("product_a", "product_b") if c not in truth.columns]
+    if missing:
+        raise ManifestError(f"the calibration pairs need columns product_a and product_b; missing: {', '.join(missing)}")
+    labelled = "label" in truth.columns
+    full = read_manifest(manifest)
+    methods = [m for m, usable in (("hash", images is not None or hashes is not None), ("cnn", vectors is not None)) if usable]
+    if not methods:
+        raise InvalidParameter("calibration needs the pictures (for hashes) or vectors")
+    tables, recommended = [], {}
+    for method in methods:
+        if method == "hash":
+            run = DedupParams(**{**params.__dict__, "method": "hash", "max_hamming": int(max(hammings)), "verify": "none"})
+            thresholds, column, higher = list(hammings), "hamming", False
+        else:
+            run = DedupParams(**{**params.__dict__, "method": "cnn", "min_cosine": float(min(cosines)), "verify": "none"})
+            thresholds, column, higher = list(cosines), "cosine", True
+        result = find_duplicates(full, images=images, vectors=vectors, vectors_ok=vectors_ok, hashes=hashes, params=run)
+        if method == "hash" and hashes is None:
+            hashes = hashes_by_manifest_row(result, len(full))
+        found = result.pairs[["product_a", "product_b", column]]
+        if labelled:
+            labels = {}
+            for a, b, label in zip(truth["product_a"], truth["product_b"], truth["label"]):
+                key = tuple(sorted((str(a), str(b))))
+                labels[key] = str(label).strip().lower() in ("1", "true", "yes")
+            best = {tuple(sorted((str(a), str(b)))): score for a, b, score in zip(found["product_a"], found["product_b"], found[column])}
+            judged = [(best[key], label) for key, label in labels.items() if key in best]
+            missed = sum(1 for key, label in labels.items() if label and key not in best)
+            scores = np.array([score for score, _ in judged], dtype=np.float64)
+            flags = np.array([label for _, label in judged], dtype=bool)
+            sweep = sweep_thresholds(scores, flags, thresholds, higher_is_similar=higher, missed_positives=missed)
+        else:
+            sweep = sweep_planted(found, truth, thresholds, score_column=column, higher_is_similar=higher)
+        sweep.insert(0, "method", method)
+        tables.append(sweep)
+        recommended[method] = recommend_threshold(sweep.drop(columns="method"), min_precision=min_precision, higher_is_similar=higher)
+    return pd.concat(tables, ignore_index=True), recommended

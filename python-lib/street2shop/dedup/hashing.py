@@ -116,7 +116,7 @@ def colour_thumbnail(image: np.ndarray, side: int = THUMB_SIDE) -> np.ndarray:
 
     Grey-level hashes ignore colour, and product shots on white share silhouettes: two t-shirts
     of one cut but different colours or prints have nearly equal pHashes. The thumbnail's
-    correlation tells them apart (see ``street2shop.dedup.pairs.thumbnail_correlation``).
+    correlation tells them apart (see ``street2shop.dedup.hash_pairs.thumbnail_correlation``).
     """
     if image.ndim == 2:
         image = np.repeat(image[:, :, None], 3, axis=2)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from street2shop.dedup.grouping import KeepPolicy, Thresholds
 from street2shop.dedup.hashing import ImageHashes, check_kinds
-from street2shop.dedup.pairs import VectorSearchParams
+from street2shop.dedup.vector_pairs import VectorSearchParams
 from street2shop.dedup.verify import VERIFY_MODES, VerifyParams
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS

@@ -15,16 +15,10 @@ import dataiku
 import numpy as np
 import pandas as pd
 
-from street2shop.dedup.job import (
-    check_new_products,
-    embed_like_index,
-    find_duplicates,
-    index_vectors,
-    load_catalogue,
-    vectors_for_manifest,
-)
+from street2shop.dedup.catalogue import index_vectors, vectors_for_manifest
 from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
 from street2shop.dedup.params import ERROR_COLUMNS, DedupParams, DedupResult
+from street2shop.dedup.run import deduplicate
 from street2shop.dss import recipe_io
 from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
 from street2shop.errors import InvalidParameter, Street2ShopError
@@ -69,13 +63,7 @@ def run_dedup(
     vectors = vectors_ok = None
     if vectors_folder is not None and params.method != "hash":
         vectors, vectors_ok = _index_vectors(vectors_folder, manifest)
-    if not catalogue_folders:
-        return find_duplicates(manifest, images=images, vectors=vectors, vectors_ok=vectors_ok, params=params)
-    catalogue = load_catalogue(*catalogue_folders)
-    if vectors is None and catalogue.index_dir is not None and params.method != "hash" and images is not None and len(manifest):
-        # New pictures are embedded by the catalogue index's own encoders, so their vectors compare.
-        vectors, vectors_ok = embed_like_index(catalogue.index_dir, manifest, images, max_pixels=params.max_pixels)
-    return check_new_products(manifest, catalogue, images=images, vectors=vectors, vectors_ok=vectors_ok, params=params)
+    return deduplicate(manifest, images=images, vectors=vectors, vectors_ok=vectors_ok, against=catalogue_folders, params=params)
 
 
 def _typed_empty(frame: pd.DataFrame, columns: list[str], types: dict[str, str]) -> pd.DataFrame:

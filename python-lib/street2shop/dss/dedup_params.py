@@ -14,7 +14,7 @@ from street2shop.dedup.params import (
     METHODS,
     DedupParams,
 )
-from street2shop.dedup.pairs import VectorSearchParams
+from street2shop.dedup.vector_pairs import VectorSearchParams
 from street2shop.dedup.verify import VERIFY_MODES, VerifyParams
 from street2shop.dss.params import _boolean, _choice, _integer, _number, _strings, _text
 from street2shop.errors import InvalidParameter

@@ -1,4 +1,5 @@
-"""Candidate duplicate pairs of images: cosine range search over vectors, Hamming range search over hashes."""
+"""Candidate duplicate pairs by vector: cosine range search (exact blocked, or IVF cells), new x catalogue
+search, and each picture's nearest neighbours (the geometric verification's candidates)."""
 
 from __future__ import annotations
 
@@ -10,59 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from street2shop.dedup.hashing import HASH_BITS, ImageHashes, hamming
+from street2shop.dedup.candidates import DEFAULT_MAX_PAIRS, ImagePairs, check_pair_count, partition_map, partition_rows
 from street2shop.errors import InvalidParameter
 from street2shop.progress import Progress
 from street2shop.storage.stores import ordered_map
 
 logger = logging.getLogger(__name__)
 
+
 STRATEGIES = ("auto", "exact", "ivf")
 
 #: ``auto`` searches exactly while n * n / 2 * dim multiply-adds stay under this (~15 s on 2 cores).
 DEFAULT_EXACT_MAX_WORK = 1.0e12
+
 #: Bytes one worker's block of similarities may take (float32 scores, and as many results at worst).
 DEFAULT_MEMORY_BUDGET = 64 * 2**20
-#: More pairs than this means the threshold is far too loose for a duplicate search.
-DEFAULT_MAX_PAIRS = 20_000_000
-
-
-@dataclass
-class ImagePairs:
-    """Pairs of image rows with their score; for a self-join ``a < b``.
-
-    Attributes:
-        a: (m,) int64 row numbers (queries, for a cross search).
-        b: (m,) int64 row numbers (base rows, for a cross search).
-        score: (m,) cosine similarity (float32) or Hamming distance (int64).
-    """
-
-    a: np.ndarray
-    b: np.ndarray
-    score: np.ndarray
-
-    def __len__(self) -> int:
-        return len(self.a)
-
-    @classmethod
-    def empty(cls, score_dtype: type = np.float32) -> ImagePairs:
-        return cls(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, score_dtype))
-
-    @classmethod
-    def concat(cls, parts: list[ImagePairs], score_dtype: type = np.float32) -> ImagePairs:
-        parts = [part for part in parts if len(part)]
-        if not parts:
-            return cls.empty(score_dtype)
-        return cls(
-            np.concatenate([p.a for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.b for p in parts]).astype(np.int64, copy=False),
-            np.concatenate([p.score for p in parts]).astype(score_dtype, copy=False),
-        )
-
-    def sorted(self) -> ImagePairs:
-        """The pairs ordered by (a, b)."""
-        order = np.lexsort((self.b, self.a))
-        return ImagePairs(self.a[order], self.b[order], self.score[order])
 
 
 # --------------------------------------------------------------------------- helpers
@@ -72,12 +35,6 @@ def _check_cosine(min_cosine: float) -> float:
     if isinstance(min_cosine, bool) or not isinstance(min_cosine, (int, float)) or math.isnan(min_cosine) or not -1.0 <= float(min_cosine) <= 1.0:
         raise InvalidParameter(f"min_cosine must be a number in [-1, 1], got {min_cosine!r}")
     return float(min_cosine)
-
-
-def _check_hamming(max_distance: int) -> int:
-    if isinstance(max_distance, bool) or not isinstance(max_distance, (int, np.integer)) or not 0 <= max_distance <= HASH_BITS:
-        raise InvalidParameter(f"max_hamming must be an integer in 0..{HASH_BITS}, got {max_distance!r}")
-    return int(max_distance)
 
 
 def _vectors_matrix(vectors: np.ndarray, name: str = "vectors") -> np.ndarray:
@@ -146,7 +103,7 @@ def _parallel(tasks: list, run: object, label: str, room: int) -> list:
         for _, found in ordered_map(run, tasks, max_workers=_workers()):
             results.append(found)
             total += len(found)
-            _guard(total, room, "vector")
+            check_pair_count(total, room, "vector")
             progress.update()
     return results
 
@@ -158,15 +115,7 @@ def _above(queries: np.ndarray, base: np.ndarray, min_cosine: float) -> tuple[np
     return q.astype(np.int64), b.astype(np.int64), sims[q, b]
 
 
-def _guard(total: int, max_pairs: int, what: str) -> None:
-    if total > max_pairs:
-        raise InvalidParameter(
-            f"more than {max_pairs} {what} pairs: the threshold is too loose for a duplicate search "
-            "(raise min_cosine or lower max_hamming, or raise max_pairs)"
-        )
-
-
-# --------------------------------------------------------------------------- vectors
+# --------------------------------------------------------------------------- range search
 
 
 @dataclass(frozen=True)
@@ -240,7 +189,7 @@ def vector_pairs(
     usable = usable_vector_rows(array, ok)
     parts: list[ImagePairs] = []
     total = 0
-    for rows in _partition_rows(usable, partition):
+    for rows in partition_rows(usable, partition):
         if len(rows) < 2:
             continue
         if params.chooses_exact(len(rows), array.shape[1]):
@@ -253,27 +202,6 @@ def vector_pairs(
     result = ImagePairs.concat(parts).sorted()
     logger.info("vector pairs at cosine >= %.3f: %d among %d vectors", min_cosine, len(result), int(usable.sum()))
     return result
-
-
-def _partition_keys(labels: np.ndarray) -> np.ndarray:
-    return np.array(
-        ["\x00missing" if v is None or (isinstance(v, float) and math.isnan(v)) or v == "" else str(v) for v in labels],
-        dtype=object,
-    )
-
-
-def _partition_rows(usable: np.ndarray, partition: np.ndarray | None) -> list[np.ndarray]:
-    rows = np.flatnonzero(usable)
-    if partition is None:
-        return [rows]
-    labels = np.asarray(partition, dtype=object)
-    if len(labels) != len(usable):
-        raise InvalidParameter(f"the partition has {len(labels)} values for {len(usable)} rows")
-    keys = _partition_keys(labels[rows]).astype(str)
-    order = np.argsort(keys, kind="stable")
-    keys, rows = keys[order], rows[order]
-    cuts = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    return [np.sort(group) for group in np.split(rows, cuts) if len(group)]
 
 
 def _exact_self(unit: np.ndarray, min_cosine: float, params: VectorSearchParams, room: int) -> ImagePairs:
@@ -414,8 +342,8 @@ def vector_cross_pairs(
     queries, base = _vectors_matrix(queries, "queries"), _vectors_matrix(base, "base vectors")
     if queries.shape[1] != base.shape[1]:
         raise InvalidParameter(f"new vectors have {queries.shape[1]} dimensions, the catalogue's {base.shape[1]}")
-    q_groups = _partition_map(usable_vector_rows(queries, queries_ok), query_partition)
-    b_groups = _partition_map(usable_vector_rows(base, base_ok), base_partition)
+    q_groups = partition_map(usable_vector_rows(queries, queries_ok), query_partition)
+    b_groups = partition_map(usable_vector_rows(base, base_ok), base_partition)
     tile = _tile_rows(base.shape[1], memory_budget)
     parts: list[ImagePairs] = []
     for key, q_rows in q_groups.items():
@@ -434,233 +362,6 @@ def vector_cross_pairs(
 
         parts.extend(_parallel(list(range(0, len(b_rows), tile)), run, "new x catalogue search", max_pairs - sum(map(len, parts))))
     return ImagePairs.concat(parts).sorted()
-
-
-def _partition_map(usable: np.ndarray, partition: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Usable rows by partition key ('' for all when there is no partition)."""
-    rows = np.flatnonzero(usable)
-    if partition is None:
-        return {"": rows}
-    labels = np.asarray(partition, dtype=object)
-    if len(labels) != len(usable):
-        raise InvalidParameter(f"the partition has {len(labels)} values for {len(usable)} rows")
-    keys = _partition_keys(labels[rows])
-    out: dict[str, list[int]] = {}
-    for key, row in zip(keys, rows):
-        out.setdefault(str(key), []).append(int(row))
-    return {key: np.asarray(value, dtype=np.int64) for key, value in out.items()}
-
-
-# --------------------------------------------------------------------------- hashes
-
-
-#: Queries per binary range search call (worst case, every pair a match, is caught by max_pairs).
-_HASH_BLOCK = 4096
-
-
-def _check_correlation(value: float | None, hashes: ImageHashes) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not -1.0 <= value <= 1.0:
-        raise InvalidParameter(f"min_thumb_correlation must be in [-1, 1] or None, got {value!r}")
-    if hashes.thumbs is None:
-        raise InvalidParameter("min_thumb_correlation needs hashes computed with thumbnails")
-
-
-def _codes_bytes(codes: np.ndarray) -> np.ndarray:
-    """(n,) uint64 hashes as the (n, 8) uint8 codes FAISS binary indexes take."""
-    return np.ascontiguousarray(codes.astype(">u8")).view(np.uint8).reshape(-1, 8)
-
-
-#: Multi-index hashing pays off while each of the max_distance + 1 chunks keeps this many bits.
-_MIH_MIN_BITS = 10
-
-
-def _hamming_index(codes: np.ndarray, max_distance: int) -> object:
-    """A FAISS binary index over (n,) uint64 hashes that finds every code within ``max_distance``.
-
-    For small radii, multi-index hashing: split the 64 bits into max_distance + 1 chunks; two
-    codes that close agree exactly on at least one chunk, so only codes sharing a chunk are
-    compared (exact, and far fewer comparisons than all pairs). Otherwise exact brute force.
-    """
-    import faiss
-
-    chunks = max_distance + 1
-    if HASH_BITS // chunks >= _MIH_MIN_BITS and len(codes) >= 2048:
-        index = faiss.IndexBinaryMultiHash(HASH_BITS, chunks, HASH_BITS // chunks)
-    else:
-        index = faiss.IndexBinaryFlat(HASH_BITS)
-    index.add(_codes_bytes(codes))
-    return index
-
-
-def _range_hamming(index: object, queries: np.ndarray, max_distance: int) -> tuple[np.ndarray, np.ndarray]:
-    """(query index, base index) of every pair within Hamming ``max_distance``."""
-    # FAISS keeps Hamming distances strictly below the radius.
-    lims, _, ids = index.range_search(_codes_bytes(queries), int(max_distance) + 1)
-    q = np.repeat(np.arange(len(queries), dtype=np.int64), np.diff(lims).astype(np.int64))
-    return q, ids.astype(np.int64)
-
-
-def hash_distance(hashes_a: ImageHashes, rows_a: np.ndarray, hashes_b: ImageHashes, rows_b: np.ndarray) -> np.ndarray:
-    """The distance of each (rows_a[i], rows_b[i]) pair: per kind the least Hamming distance over the
-    pictures and their mirror images, then the largest over kinds (every kind must agree)."""
-    rows_a, rows_b = np.asarray(rows_a, np.int64), np.asarray(rows_b, np.int64)
-    if hashes_a.kinds != hashes_b.kinds:
-        raise InvalidParameter(f"hash kinds differ: {hashes_a.kinds} and {hashes_b.kinds}")
-    distance = np.zeros(len(rows_a), dtype=np.int64)
-    for k in range(len(hashes_a.kinds)):
-        ca, cb = hashes_a.codes[rows_a, k], hashes_b.codes[rows_b, k]
-        best = hamming(ca, cb)
-        if hashes_a.mirrored is not None and hashes_b.mirrored is not None:
-            best = np.minimum(best, hamming(hashes_a.mirrored[rows_a, k], cb))
-            best = np.minimum(best, hamming(ca, hashes_b.mirrored[rows_b, k]))
-        distance = np.maximum(distance, best)
-    return distance
-
-
-def _centred_thumbs(thumbs: np.ndarray) -> np.ndarray:
-    """Thumbnails as mean-centred unit vectors (float32); flat pictures give zero vectors."""
-    flat = thumbs.reshape(len(thumbs), -1).astype(np.float32)
-    flat -= flat.mean(axis=1, keepdims=True)
-    norms = np.linalg.norm(flat, axis=1, keepdims=True)
-    return np.divide(flat, norms, out=np.zeros_like(flat), where=norms > 1e-6)
-
-
-def thumbnail_correlation(hashes_a: ImageHashes, rows_a: np.ndarray, hashes_b: ImageHashes, rows_b: np.ndarray) -> np.ndarray:
-    """Correlation of the colour thumbnails of each (rows_a[i], rows_b[i]) pair, the better of direct and
-    mirrored; invariant to brightness and contrast, sensitive to colour and pattern.
-
-    Two flat (single-colour) pictures correlate 1 when their colours are within 8 levels, else 0.
-    """
-    rows_a, rows_b = np.asarray(rows_a, np.int64), np.asarray(rows_b, np.int64)
-    if hashes_a.thumbs is None or hashes_b.thumbs is None:
-        raise InvalidParameter("these hashes have no thumbnails")
-    out = np.empty(len(rows_a), dtype=np.float32)
-    step = 65536
-    for start in range(0, len(rows_a), step):
-        ta, tb = hashes_a.thumbs[rows_a[start : start + step]], hashes_b.thumbs[rows_b[start : start + step]]
-        ua = _centred_thumbs(ta)
-        direct = np.einsum("ij,ij->i", ua, _centred_thumbs(tb))
-        mirrored = np.einsum("ij,ij->i", ua, _centred_thumbs(np.ascontiguousarray(tb[:, :, ::-1])))
-        best = np.maximum(direct, mirrored)
-        flat = ~ua.any(axis=1) | ~_centred_thumbs(tb).any(axis=1)
-        if flat.any():
-            close = np.abs(ta[flat].astype(np.int16) - tb[flat].astype(np.int16)).mean(axis=(1, 2, 3)) <= 8
-            best[flat] = close.astype(np.float32)
-        out[start : start + step] = best
-    return out
-
-
-def hash_pairs(
-    hashes: ImageHashes,
-    max_distance: int,
-    *,
-    min_thumb_correlation: float | None = None,
-    partition: np.ndarray | None = None,
-    max_pairs: int = DEFAULT_MAX_PAIRS,
-) -> ImagePairs:
-    """Every pair of hashed rows within Hamming ``max_distance`` (see :func:`hash_distance`), a < b.
-
-    Candidates come from an exact FAISS binary range search on the first hash kind (direct and
-    mirrored; multi-index hashing for small radii), in query blocks; each candidate is then scored on every kind and, with
-    ``min_thumb_correlation``, kept only if its colour thumbnails correlate at least that much.
-    """
-    max_distance = _check_hamming(max_distance)
-    _check_correlation(min_thumb_correlation, hashes)
-    parts, total = [], 0
-    for rows in _partition_rows(hashes.ok, partition):
-        if len(rows) < 2:
-            continue
-        found = _hash_candidates(
-            hashes, rows, rows, max_distance, min_thumb_correlation, max_pairs - total, self_join=True
-        )
-        total += len(found)
-        parts.append(found)
-    result = ImagePairs.concat(parts, np.int64).sorted()
-    logger.info("hash pairs at Hamming <= %d: %d among %d pictures", max_distance, len(result), int(hashes.ok.sum()))
-    return result
-
-
-def hash_cross_pairs(
-    queries: ImageHashes,
-    base: ImageHashes,
-    max_distance: int,
-    *,
-    min_thumb_correlation: float | None = None,
-    query_partition: np.ndarray | None = None,
-    base_partition: np.ndarray | None = None,
-    max_pairs: int = DEFAULT_MAX_PAIRS,
-) -> ImagePairs:
-    """Every (query row, base row) pair within Hamming ``max_distance`` (see :func:`hash_pairs`)."""
-    max_distance = _check_hamming(max_distance)
-    _check_correlation(min_thumb_correlation, queries)
-    _check_correlation(min_thumb_correlation, base)
-    if queries.kinds != base.kinds:
-        raise InvalidParameter(f"hash kinds differ: new pictures {queries.kinds}, catalogue {base.kinds}")
-    q_groups, b_groups = _partition_map(queries.ok, query_partition), _partition_map(base.ok, base_partition)
-    parts, total = [], 0
-    for key, q_rows in q_groups.items():
-        b_rows = b_groups.get(key)
-        if b_rows is None:
-            continue
-        found = _hash_candidates(
-            queries, q_rows, b_rows, max_distance, min_thumb_correlation, max_pairs - total, base=base
-        )
-        total += len(found)
-        parts.append(found)
-    return ImagePairs.concat(parts, np.int64).sorted()
-
-
-def _hash_candidates(
-    hashes: ImageHashes,
-    q_rows: np.ndarray,
-    b_rows: np.ndarray,
-    max_distance: int,
-    min_correlation: float | None,
-    room: int,
-    *,
-    self_join: bool = False,
-    base: ImageHashes | None = None,
-) -> ImagePairs:
-    base = hashes if base is None else base
-    use_mirror = hashes.mirrored is not None and base.mirrored is not None
-    direct = _hamming_index(base.codes[b_rows, 0], max_distance)
-    # A self-join finds (a, b') from b's mirrored query; a cross search must look at b' itself.
-    mirrored = _hamming_index(base.mirrored[b_rows, 0], max_distance) if use_mirror and not self_join else None
-    parts, total = [], 0
-    for qs in range(0, len(q_rows), _HASH_BLOCK):
-        q_block = q_rows[qs : qs + _HASH_BLOCK]
-        searches = [(direct, hashes.codes[q_block, 0])]
-        if use_mirror:
-            searches.append((direct, hashes.mirrored[q_block, 0]))
-        if mirrored is not None:
-            searches.append((mirrored, hashes.codes[q_block, 0]))
-        found_q, found_b = [], []
-        for index, queries in searches:
-            q, d = _range_hamming(index, queries, max_distance)
-            found_q.append(q_block[q])
-            found_b.append(b_rows[d])
-        a, b = np.concatenate(found_q), np.concatenate(found_b)
-        if self_join:
-            keep = a != b
-            a, b = np.minimum(a[keep], b[keep]), np.maximum(a[keep], b[keep])
-        if len(a):
-            key = np.unique(np.stack([a, b], 1), axis=0)
-            a, b = key[:, 0], key[:, 1]
-            distance = hash_distance(hashes, a, base, b)
-            keep = distance <= max_distance
-            if min_correlation is not None and keep.any():
-                keep[keep] = thumbnail_correlation(hashes, a[keep], base, b[keep]) >= min_correlation
-            parts.append(ImagePairs(a[keep], b[keep], distance[keep]))
-            total += int(keep.sum())
-            _guard(total, room, "hash")
-    result = ImagePairs.concat(parts, np.int64)
-    if self_join and len(result):
-        # A pair is found from both of its rows' queries, in two blocks.
-        key, first = np.unique(np.stack([result.a, result.b], 1), axis=0, return_index=True)
-        result = ImagePairs(key[:, 0], key[:, 1], result.score[first])
-    return result
 
 
 # --------------------------------------------------------------------------- nearest neighbours (verification candidates)
