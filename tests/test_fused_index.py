@@ -15,7 +15,7 @@ from street2shop.index.fusion import stored_vectors
 from street2shop.images.decode import decode_image
 from street2shop.index.build import embed_catalogue
 from street2shop.index.search import SearchIndex
-from street2shop.segmentation.garment import SegmentParams
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import LocalOutputDir
 from tiny_models import tiny_encoder
 

@@ -20,7 +20,8 @@ from street2shop.index.build import embed_catalogue, make_embedder, warn_segment
 from street2shop.segmentation.mask_model import MODEL_FILE, load_mask_model, save_mask_model
 from street2shop.index.search import SearchIndex
 from street2shop.segmentation.step import MASK_MODEL_DIR, SegmentStep, segment_step
-from street2shop.segmentation.garment import SegmentParams, segment_and_crop
+from street2shop.segmentation.garment import segment_and_crop
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import LocalOutputDir
 from test_mask_model import build_red_model, red_on_clutter
 from tiny_models import tiny_encoder, write_catalogue

@@ -9,8 +9,6 @@ import pytest
 
 from street2shop.errors import InvalidParameter
 from street2shop.segmentation.garment import (
-    FLAGS,
-    SegmentParams,
     apply_mask,
     crop_to_garment,
     garment_transform,
@@ -18,6 +16,7 @@ from street2shop.segmentation.garment import (
     segment_garment,
     segment_images,
 )
+from street2shop.segmentation.params import FLAGS, SegmentParams
 from street2shop.storage.stores import ImageSource, LocalImageStore
 
 # A t-shirt outline, in units of the picture's shorter side, around (0, 0).

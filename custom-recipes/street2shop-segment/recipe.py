@@ -6,7 +6,8 @@ from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
 from street2shop.dss.params import segment_params
 from street2shop.segmentation.mask_model import load_mask_model
-from street2shop.segmentation.garment import SegmentParams, segment_images
+from street2shop.segmentation.garment import segment_images
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import FolderImageStore, FolderOutputDir, ImageSource, open_published
 
 

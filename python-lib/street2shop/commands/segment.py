@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from street2shop.segmentation.garment import ERRORS_FILE, SegmentParams, segment_images
+    from street2shop.segmentation.garment import ERRORS_FILE, segment_images
+    from street2shop.segmentation.params import SegmentParams
     from street2shop.storage.stores import ImageSource, LocalOutputDir, open_image_store
 
     params = SegmentParams(margin=args.margin, work_size=args.work_size, iterations=args.iterations)

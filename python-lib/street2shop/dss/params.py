@@ -9,7 +9,7 @@ from typing import Any
 from street2shop.models.backbones import BACKBONES
 from street2shop.errors import InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
-from street2shop.segmentation.garment import SegmentParams
+from street2shop.segmentation.params import SegmentParams
 from street2shop.index.vectors import INDEX_KINDS
 
 WEIGHT_SOURCES = ("imagenet", "folder", "none")

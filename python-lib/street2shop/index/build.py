@@ -18,7 +18,7 @@ from street2shop.index.folder import BuildReport, build_index
 from street2shop.manifest import read_table
 from street2shop.index.search import SearchIndex
 from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
-from street2shop.segmentation.garment import SegmentParams
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import ImageSource, open_image_store, open_published
 from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 

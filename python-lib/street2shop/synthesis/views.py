@@ -20,7 +20,8 @@ import pandas as pd
 from street2shop.errors import BadImage, InvalidParameter, StorageError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image, fit_to_square
 from street2shop.progress import Progress
-from street2shop.segmentation.garment import SegmentParams, segment_garment
+from street2shop.segmentation.garment import segment_garment
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import ordered_map
 
 logger = logging.getLogger(__name__)
