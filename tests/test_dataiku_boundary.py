@@ -69,7 +69,13 @@ def test_boundary_check_catches_imports_outside_the_adapter(tmp_path):
 
 
 # The parsers that turn a component's config into checked parameters: checking a config must stay cheap.
-PARAMETER_PARSERS = ("street2shop.dss.params", "street2shop.dss.serving_params", "street2shop.dss.dedup_params")
+PARAMETER_PARSERS = (
+    "street2shop.dss.config",
+    "street2shop.dss.params",
+    "street2shop.dss.serving_params",
+    "street2shop.dss.dedup_params",
+    "street2shop.dss.scrape_params",
+)
 HEAVY_MODULES = ("cv2", "tensorflow", "keras")
 
 

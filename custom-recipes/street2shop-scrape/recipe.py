@@ -2,14 +2,14 @@
 
 from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
-from street2shop.dss.scrape_io import load_spec, raise_if_blocked, scrape_partition, scrape_settings, write_partition
+from street2shop.dss.scrape_io import load_spec, raise_if_blocked, scrape_partition, write_partition
+from street2shop.dss.scrape_params import scrape_settings, spec_source
 
 
 def main() -> None:
     # 1. Read the config and the inputs; the output partition names the category.
     config = recipe_io.config()
-    spec = load_spec(recipe_io.input_folder("site_spec"), config.get("spec_path") or "site-spec.json",
-                     config.get("site_spec_json"))
+    spec = load_spec(recipe_io.input_folder("site_spec"), *spec_source(config))
     settings = scrape_settings(config, spec)
     store = recipe_io.output_folder("store")
     category = write_partition(store)
