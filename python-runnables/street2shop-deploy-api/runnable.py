@@ -3,7 +3,7 @@
 from dataiku.runnables import Runnable
 
 from street2shop.dss.boundary import run_component
-from street2shop.dss.serving_io import deploy_api_main
+from street2shop.dss.macros.deploy_api import deploy_api_main
 
 
 class DeployApi(Runnable):

@@ -3,7 +3,7 @@
 from dataiku.runnables import Runnable
 
 from street2shop.dss.boundary import run_component
-from street2shop.dss.serving_io import download_weights_main
+from street2shop.dss.macros.deploy_api import download_weights_main
 
 
 class DownloadWeights(Runnable):

@@ -3,6 +3,6 @@
 from dataiku.customstep import get_step_config
 
 from street2shop.dss.boundary import run_component
-from street2shop.dss.dedup_io import check_duplicates_main
+from street2shop.dss.recipes.dedup import check_duplicates_main
 
 run_component("street2shop-check-duplicates", lambda: check_duplicates_main(get_step_config() or {}))

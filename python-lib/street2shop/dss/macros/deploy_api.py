@@ -38,7 +38,7 @@ class QualityGateFailed(Street2ShopError):
 
 def plugin_root() -> Path:
     """The plugin's root folder: the one this package runs from, else ``DIP_HOME/plugins/{dev,installed}/street2shop``."""
-    here = Path(__file__).resolve().parents[3]
+    here = Path(__file__).resolve().parents[4]
     if (here / "plugin.json").is_file() and (here / "python-lib" / "street2shop").is_dir():
         return here
     dip_home = Path(dataiku.get_custom_variables()["dip.home"])
