@@ -1,106 +1,29 @@
-"""The serving macros' and steps' DSS side: folders, datasets, the public-API client, scenario variables.
+"""Macro street2shop-deploy-api: the recommend endpoint into an API service, packaged, optionally deployed.
 
-Each ``*_main`` function is what one component runs: read its config, call the library
-(:mod:`street2shop.serving.deploy`, :mod:`street2shop.serving.weights_download`,
-:mod:`street2shop.evaluation.retrieval`), write what it reports.
+``run`` drives :mod:`street2shop.serving.deploy` through the public API client.
 """
 
 from __future__ import annotations
 
 import html
 import io
-import json
 import logging
-import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import dataiku
 
-from street2shop.dss.serving_params import deploy_params, gate_params, refresh_params, weights_params
-from street2shop.errors import IndexFormatError, InvalidParameter, Street2ShopError, StorageError
+from street2shop.dss.plugin_files import endpoint_code, plugin_requirements, plugin_root
+from street2shop.dss.serving_params import deploy_params
+from street2shop.errors import IndexFormatError, StorageError
 from street2shop.serving import deploy
-from street2shop.serving.weights_download import MANIFEST_FILE, download_weights
 
 logger = logging.getLogger(__name__)
 
-PLUGIN_ID = "street2shop"
 Progress = Callable[[Any], None]
 
-
-class QualityGateFailed(Street2ShopError):
-    """The index's top-k accuracy is under the step's threshold."""
-
-
-# --- Where the plugin is --------------------------------------------------------------------------
-
-
-def plugin_root() -> Path:
-    """The plugin's root folder: the one this package runs from, else ``DIP_HOME/plugins/{dev,installed}/street2shop``."""
-    here = Path(__file__).resolve().parents[4]
-    if (here / "plugin.json").is_file() and (here / "python-lib" / "street2shop").is_dir():
-        return here
-    dip_home = Path(dataiku.get_custom_variables()["dip.home"])
-    for kind in ("dev", "installed"):
-        candidate = dip_home / "plugins" / kind / PLUGIN_ID
-        if (candidate / "plugin.json").is_file():
-            return candidate
-    raise StorageError(f"cannot find the {PLUGIN_ID} plugin's files (looked in {here} and {dip_home}/plugins)")
-
-
-def endpoint_code(root: Path) -> str:
-    """The endpoint's code (``resource/api/recommend_endpoint.py``)."""
-    return (root / "resource" / deploy.ENDPOINT_CODE_RESOURCE).read_text(encoding="utf-8")
-
-
-def plugin_requirements(root: Path) -> list[str]:
-    """The plugin code env's requirement lines."""
-    return (root / "code-env" / "python" / "spec" / "requirements.txt").read_text(encoding="utf-8").splitlines()
-
-
-# --- Macro street2shop-download-weights -----------------------------------------------------------
-
-
-def download_weights_main(config: dict[str, Any], progress: Progress) -> str:
-    """Download the backbone's weights into the folder; an HTML report."""
-    params = weights_params(config)
-    folder = dataiku.Folder(params.folder)
-    last = [0.0]
-
-    def report(done: int, total: int | None) -> None:
-        now = time.monotonic()
-        if total and (now - last[0] >= 1.0 or done >= total):
-            last[0] = now
-            progress(int(done * 95 / total))
-
-    result = download_weights(
-        params.backbone,
-        lambda name, stream: folder.upload_stream(name, stream),
-        base_url=params.base_url,
-        checksum=params.checksum,
-        timeout=(min(10.0, params.timeout_s), params.timeout_s),
-        progress=report,
-    )
-    manifest = _read_json(folder, MANIFEST_FILE) or {}
-    manifest[result.backbone] = {**result.to_dict(), "downloaded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    folder.write_json(MANIFEST_FILE, manifest)
-    progress(100)
-    return (
-        f"<p>Stored <b>{html.escape(result.file_name)}</b> ({result.size / 1e6:.1f} MB, sha256 "
-        f"<code>{result.sha256[:16]}…</code>) in folder {html.escape(params.folder)}.</p>"
-        "<p>Choose 'From the weights folder' in the embed recipe and connect this folder: nothing is downloaded at run time.</p>"
-    )
-
-
-def _read_json(folder: Any, path: str) -> Any:
-    if ("/" + path) not in folder.list_paths_in_partition():
-        return None
-    with folder.get_download_stream(path) as stream:
-        return json.loads(stream.read().decode("utf-8"))
-
-
-# --- Macro street2shop-deploy-api ------------------------------------------------------------------
+#: What the macro's ``get_progress_target`` returns: the five stages below.
+PROGRESS_TARGET = (5, "NONE")
 
 
 def _index_items(folder: Any) -> Any:
@@ -133,7 +56,7 @@ def _test_pictures(items: Any, pictures_folder: str | None, count: int) -> list[
     return queries or [deploy.synthetic_test_query()]
 
 
-def deploy_api_main(project_key: str, config: dict[str, Any], progress: Progress) -> str:
+def run(project_key: str, config: dict[str, Any], progress: Progress) -> str:
     """Create or update the API service and its endpoint, make a package, optionally deploy it; an HTML report."""
     params = deploy_params(config)
     client = dataiku.api_client()
@@ -188,82 +111,3 @@ def deploy_api_main(project_key: str, config: dict[str, Any], progress: Progress
     progress(5)
     table = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in rows)
     return f"<table class='table'>{table}</table>"
-
-
-# --- Step street2shop-quality-gate ----------------------------------------------------------------
-
-
-def quality_gate_main(config: dict[str, Any]) -> dict[str, Any]:
-    """Evaluate the index on the queries, set the figures as scenario variables, fail under the threshold."""
-    from dataiku.scenario import Scenario
-
-    from street2shop.evaluation.retrieval import DEFAULT_KS
-    from street2shop.index.build import evaluate_catalogue
-    from street2shop.storage.stores import FolderImageStore
-
-    params = gate_params(config)
-    queries = dataiku.Dataset(params.queries).get_dataframe(infer_with_pandas=False, parse_dates=False)
-    result = evaluate_catalogue(
-        index=dataiku.Folder(params.index_folder),
-        queries=queries,
-        images=FolderImageStore(dataiku.Folder(params.pictures_folder)),
-        ks=sorted(set(DEFAULT_KS) | {params.k}),
-    )
-    accuracy = float(result.top_k[str(params.k)])
-    passed = accuracy >= params.min_accuracy
-    prefix = params.variable_prefix
-    variables = {
-        f"{prefix}top_k_accuracy": accuracy,
-        f"{prefix}k": params.k,
-        f"{prefix}min_accuracy": params.min_accuracy,
-        f"{prefix}queries": result.queries,
-        f"{prefix}gallery": result.gallery,
-        f"{prefix}unreadable_queries": int(len(result.errors)),
-        f"{prefix}gate_passed": passed,
-        **{f"{prefix}top_{k}": value for k, value in result.top_k.items()},
-    }
-    Scenario().set_scenario_variables(**variables)
-    logger.info("top-%d accuracy %.4f on %d queries (threshold %.4f)", params.k, accuracy, result.queries, params.min_accuracy)
-    if not passed:
-        raise QualityGateFailed(
-            f"top-{params.k} accuracy {accuracy:.4f} on {result.queries} queries is under the threshold {params.min_accuracy:.4f}"
-        )
-    return variables
-
-
-# --- Step street2shop-refresh-api -----------------------------------------------------------------
-
-
-def refresh_api_main(config: dict[str, Any]) -> deploy.DeployReport:
-    """New package of the service -> deployment updated, checked, rolled back on failure; scenario variables set."""
-    from dataiku.scenario import Scenario
-
-    params = refresh_params(config)
-    client = dataiku.api_client()
-    project = client.get_project(dataiku.default_project_key())
-    if params.service_id not in [item["id"] for item in project.list_api_services()]:
-        raise InvalidParameter(f"API service {params.service_id!r} does not exist: run the deploy-api macro first")
-    service = project.get_api_service(params.service_id)
-    if params.library_folder:
-        # The plugin may have been updated since the last package: ship its current library.
-        library = deploy.ensure_library_folder(project, params.library_folder)
-        deploy.upload_library(library, deploy.bundle_python_lib(plugin_root() / "python-lib"))
-    scenario = Scenario()
-    try:
-        report = deploy.roll_out(
-            service,
-            client.get_apideployer(),
-            deployment_id=params.deployment_id,
-            endpoint_id=params.endpoint_id,
-            release_notes="refreshed by scenario step street2shop-refresh-api",
-            timeout_s=params.timeout_s,
-            poll_s=params.poll_s,
-        )
-    except deploy.DeployError as err:
-        scenario.set_scenario_variables(street2shop_api_refresh_ok=False, street2shop_api_error=str(err)[:1000])
-        raise
-    scenario.set_scenario_variables(
-        street2shop_api_refresh_ok=True, street2shop_api_version=report.version, street2shop_api_test_queries=report.test_queries
-    )
-    return report
-
