@@ -34,7 +34,8 @@ import numpy as np
 import pandas as pd
 
 from street2shop.demo.catalogue import make_demo_catalog
-from street2shop.segmentation.garment import Segmentation, SegmentParams, segment_garment
+from street2shop.segmentation.garment import Segmentation, segment_garment
+from street2shop.segmentation.params import SegmentParams
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

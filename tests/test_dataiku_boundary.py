@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from dss_harness import REPO_ROOT
 
@@ -60,3 +66,23 @@ def test_boundary_check_catches_imports_outside_the_adapter(tmp_path):
         "street2shop/search.py:3: imports dataiku.customrecipe",
         "street2shop/serve.py:1: imports dataikuapi.dss.project",
     ]
+
+
+# The parsers that turn a component's config into checked parameters: checking a config must stay cheap.
+PARAMETER_PARSERS = (
+    "street2shop.dss.config",
+    "street2shop.dss.params",
+    "street2shop.dss.serving_params",
+    "street2shop.dss.dedup_params",
+    "street2shop.dss.scrape_params",
+)
+HEAVY_MODULES = ("cv2", "tensorflow", "keras")
+
+
+@pytest.mark.parametrize("module", PARAMETER_PARSERS)
+def test_importing_a_parameter_parser_loads_neither_opencv_nor_tensorflow(module):
+    code = f"import importlib, json, sys; importlib.import_module({module!r}); print(json.dumps(sorted(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "python-lib")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120, check=True)
+    loaded = set(json.loads(done.stdout))
+    assert [name for name in HEAVY_MODULES if name in loaded] == []

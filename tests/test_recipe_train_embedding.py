@@ -16,7 +16,7 @@ CONFIG = {"image_size": 32, "width": 4, "dim": 8, "epochs": 1, "steps_per_epoch"
 
 
 def test_config_is_checked():
-    from street2shop.dss.embedding_train_io import embedding_params
+    from street2shop.dss.params import embedding_params
 
     settings, weights = embedding_params(CONFIG)
     assert settings.loss.name == "margin-softmax" and settings.size == 32 and weights == "none"

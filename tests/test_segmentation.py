@@ -9,8 +9,6 @@ import pytest
 
 from street2shop.errors import InvalidParameter
 from street2shop.segmentation.garment import (
-    FLAGS,
-    SegmentParams,
     apply_mask,
     crop_to_garment,
     garment_transform,
@@ -20,6 +18,7 @@ from street2shop.segmentation.garment import (
 from street2shop.segmentation.job import segment_images
 from street2shop.storage.local import LocalImageStore
 from street2shop.storage.stores import ImageSource
+from street2shop.segmentation.params import FLAGS, SegmentParams
 
 # A t-shirt outline, in units of the picture's shorter side, around (0, 0).
 TSHIRT = np.array(

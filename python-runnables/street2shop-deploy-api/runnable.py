@@ -3,7 +3,7 @@
 from dataiku.runnables import Runnable
 
 from street2shop.dss.boundary import run_component
-from street2shop.dss.serving_io import deploy_api_main
+from street2shop.dss.macros import deploy_api
 
 
 class DeployApi(Runnable):
@@ -15,7 +15,7 @@ class DeployApi(Runnable):
         self.plugin_config = plugin_config
 
     def get_progress_target(self):
-        return (5, "NONE")
+        return deploy_api.PROGRESS_TARGET
 
     def run(self, progress_callback):
-        return run_component("street2shop-deploy-api", lambda: deploy_api_main(self.project_key, self.config, progress_callback))
+        return run_component("street2shop-deploy-api", lambda: deploy_api.run(self.project_key, self.config, progress_callback))

@@ -3,7 +3,7 @@
 from dataiku.runnables import Runnable
 
 from street2shop.dss.boundary import run_component
-from street2shop.dss.serving_io import download_weights_main
+from street2shop.dss.macros import download_weights
 
 
 class DownloadWeights(Runnable):
@@ -15,7 +15,7 @@ class DownloadWeights(Runnable):
         self.plugin_config = plugin_config
 
     def get_progress_target(self):
-        return (100, "NONE")
+        return download_weights.PROGRESS_TARGET
 
     def run(self, progress_callback):
-        return run_component("street2shop-download-weights", lambda: download_weights_main(self.config, progress_callback))
+        return run_component("street2shop-download-weights", lambda: download_weights.run(self.project_key, self.config, progress_callback))

@@ -1,8 +1,6 @@
 """Step street2shop-check-duplicates: the latest dedup output's duplicate count; fails (or warns) above the allowed count."""
 
-from dataiku.customstep import get_step_config
-
 from street2shop.dss.boundary import run_component
-from street2shop.dss.dedup_io import check_duplicates_main
+from street2shop.dss.steps.check_duplicates import main
 
-run_component("street2shop-check-duplicates", lambda: check_duplicates_main(get_step_config() or {}))
+run_component("street2shop-check-duplicates", main)

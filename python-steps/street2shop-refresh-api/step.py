@@ -1,8 +1,6 @@
 """Step street2shop-refresh-api: new package -> deployment updated and checked; rolled back if the checks fail."""
 
-from dataiku.customstep import get_step_config
-
 from street2shop.dss.boundary import run_component
-from street2shop.dss.serving_io import refresh_api_main
+from street2shop.dss.steps.refresh_api import main
 
-run_component("street2shop-refresh-api", lambda: refresh_api_main(get_step_config() or {}))
+run_component("street2shop-refresh-api", main)

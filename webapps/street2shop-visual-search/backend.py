@@ -1,5 +1,5 @@
 """Webapp street2shop-visual-search: the search page's backend, on the Flask ``app`` DSS injects."""
 
-from street2shop.dss.webapp_io import setup_backend
+from street2shop.dss.webapps.visual_search import main
 
-setup_backend(app)  # noqa: F821 - DSS defines ``app`` before running this file
+main(app)  # noqa: F821 - DSS defines ``app`` before running this file

@@ -55,7 +55,7 @@ def add_segment_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 def segment_from_args(args: argparse.Namespace):
     """``(SegmentParams or None, mask model folder or None)`` from the ``segment`` flags."""
     from street2shop.errors import InvalidParameter
-    from street2shop.segmentation.garment import SegmentParams
+    from street2shop.segmentation.params import SegmentParams
 
     if not args.segment:
         for flag, value in (("--segment-margin", args.segment_margin), ("--mask-model", args.mask_model)):

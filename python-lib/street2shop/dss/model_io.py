@@ -1,4 +1,4 @@
-"""Recipe inputs that are trained model folders (several per role) and the optional tables of the train recipe."""
+"""Recipe inputs that are model folders (downloaded to local paths), the weights source, the embed recipe's fitting photos."""
 
 from __future__ import annotations
 
@@ -6,19 +6,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import dataiku
 import pandas as pd
-from dataiku.customrecipe import get_input_names_for_role
 
+from street2shop.dss.recipe_io import optional_frame
 from street2shop.errors import InvalidParameter
 from street2shop.storage.published import open_published
 
 logger = logging.getLogger(__name__)
-
-
-def input_folders(role: str) -> list[Any]:
-    """Every managed folder of an input role (an NARY role; empty when none is connected)."""
-    return [dataiku.Folder(name) for name in get_input_names_for_role(role)]
 
 
 def materialize_folders(folders: list[Any], directory: str | Path) -> list[Path]:
@@ -30,14 +24,6 @@ def materialize_folders(folders: list[Any], directory: str | Path) -> list[Path]
         paths.append(Path(open_published(folder).materialize(target)))
         logger.info("model folder %d downloaded to %s", number, target)
     return paths
-
-
-def optional_frame(role: str) -> pd.DataFrame | None:
-    """The dataset of an optional single-input role as a DataFrame, or None when not connected."""
-    names = get_input_names_for_role(role)
-    if not names:
-        return None
-    return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)
 
 
 def fit_queries(wanted: bool) -> pd.DataFrame | None:

@@ -35,6 +35,11 @@ def input_folder(role: str, *, required: bool = True) -> Any:
     return dataiku.Folder(name) if name else None
 
 
+def input_folders(role: str) -> list[Any]:
+    """Every managed folder of an input role (an NARY role; empty when none is connected)."""
+    return [dataiku.Folder(name) for name in get_input_names_for_role(role)]
+
+
 def output_folder(role: str, *, required: bool = True) -> Any:
     """The managed folder of an output role."""
     name = _single(get_output_names_for_role(role), role, "output", required)
@@ -45,6 +50,14 @@ def input_frame(role: str) -> pd.DataFrame:
     """The input dataset of a role, typed by its DSS schema (the partitions read are DSS's choice)."""
     name = _single(get_input_names_for_role(role), role, "input", True)
     return dataiku.Dataset(name).get_dataframe(infer_with_pandas=False, parse_dates=False)
+
+
+def optional_frame(role: str) -> pd.DataFrame | None:
+    """The dataset of an optional single-input role as a DataFrame, or None when not connected."""
+    names = get_input_names_for_role(role)
+    if not names:
+        return None
+    return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)
 
 
 def write_output_frame(role: str, frame: pd.DataFrame, *, required: bool = True) -> bool:

@@ -83,37 +83,6 @@ class ScrapeResult:
     visited: pd.DataFrame
 
 
-def scrape_settings(config: dict[str, Any], spec: SiteSpec) -> CrawlSettings:
-    """Crawl settings from the recipe's parameters over the spec's ``politeness`` block.
-
-    Recipe parameters: ``delay_s``, ``parallel_partitions`` (partitions run at once: the site's rate
-    is divided between them), ``user_agent``, and the budgets ``max_pages``, ``max_products``,
-    ``max_duration_s`` (0 or empty: no limit).
-
-    Raises:
-        InvalidParameter: naming the parameter at fault.
-    """
-
-    def number(name: str, kind: type) -> Any:
-        value = config.get(name)
-        if value is None or value == "":
-            return None
-        try:
-            number = kind(value)
-        except (TypeError, ValueError):
-            raise InvalidParameter(f"parameter {name!r}: {value!r} is not a number") from None
-        if number < 0:
-            raise InvalidParameter(f"parameter {name!r} must be >= 0, got {value!r}")
-        return number
-
-    budgets = {name: number(name, kind) or None for name, kind in
-               (("max_pages", int), ("max_products", int), ("max_duration_s", float))}
-    settings = CrawlSettings().with_overrides(**spec.politeness).with_overrides(
-        delay_s=number("delay_s", float), parallel_crawls=number("parallel_partitions", int) or None,
-        user_agent=(config.get("user_agent") or "").strip() or None, **budgets)
-    return settings.validated()
-
-
 def load_spec(folder: Any, path: str, inline: str | None = None) -> SiteSpec:
     """The site spec: ``inline`` JSON text if given, else the file ``path`` of the input folder.
 

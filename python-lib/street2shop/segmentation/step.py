@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
-from street2shop.segmentation.garment import SegmentParams, garment_transform
+from street2shop.segmentation.garment import garment_transform
+from street2shop.segmentation.params import SegmentParams
 
 logger = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
-from street2shop.segmentation.garment import SegmentParams
+from street2shop.segmentation.params import SegmentParams
 
 logger = logging.getLogger(__name__)
 

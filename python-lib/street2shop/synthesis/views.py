@@ -21,7 +21,8 @@ from street2shop.errors import InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, fit_to_square
 from street2shop.images.load import read_image
 from street2shop.progress import Progress
-from street2shop.segmentation.garment import SegmentParams, segment_garment
+from street2shop.segmentation.garment import segment_garment
+from street2shop.segmentation.params import SegmentParams
 from street2shop.storage.stores import ordered_map
 
 logger = logging.getLogger(__name__)

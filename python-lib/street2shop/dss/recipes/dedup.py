@@ -1,7 +1,7 @@
-"""The dedup recipe's and check-duplicates step's DSS side: roles, folders, datasets and scenario variables.
+"""Recipe street2shop-dedup: manifest + pictures (+ index vectors, + existing catalogue) -> pairs, groups, deduplicated manifest, report.
 
-``dedup_recipe_main`` is what recipe ``street2shop-dedup`` runs and ``check_duplicates_main``
-what step ``street2shop-check-duplicates`` runs; both call :mod:`street2shop.dedup`.
+``main`` reads the roles and config, calls :mod:`street2shop.dedup` (``run_dedup``: the whole
+catalogue, or the new products against an existing one) and writes the datasets and the report folder.
 """
 
 from __future__ import annotations
@@ -11,17 +11,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import dataiku
 import numpy as np
 import pandas as pd
 
 from street2shop.dedup.catalogue import index_vectors, vectors_for_manifest
-from street2shop.dedup.outputs import check_duplicate_count, read_summary, write_outputs
+from street2shop.dedup.outputs import write_outputs
 from street2shop.dedup.params import ERROR_COLUMNS, DedupParams, DedupResult
 from street2shop.dedup.run import deduplicate
 from street2shop.dss import recipe_io
-from street2shop.dss.dedup_params import check_duplicates_params, dedup_params
-from street2shop.errors import InvalidParameter, Street2ShopError
+from street2shop.dss.dedup_params import dedup_params
+from street2shop.errors import InvalidParameter
 from street2shop.storage.managed_folder import FolderImageStore
 from street2shop.storage.publish import FolderOutputDir
 from street2shop.storage.published import open_published
@@ -31,19 +30,6 @@ logger = logging.getLogger(__name__)
 #: What the pairs dataset shows; the report folder's pairs.csv has every column.
 PAIRS_DATASET_COLUMNS = ["product_a", "product_b", "image_a", "image_b", "similarity", "method", "group_id", "margin"]
 GROUPS_DATASET_COLUMNS = ["group_id", "product_id", "keep", "images", "group_size", "flagged"]
-
-
-class TooManyDuplicates(Street2ShopError):
-    """The dedup output holds more duplicate pairs than the step allows."""
-
-
-# --- Recipe street2shop-dedup ---------------------------------------------------------------------
-
-
-def _input_folders(role: str) -> list[Any]:
-    from dataiku.customrecipe import get_input_names_for_role
-
-    return [dataiku.Folder(name) for name in get_input_names_for_role(role)]
 
 
 def _index_vectors(folder: Any, manifest: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -72,17 +58,19 @@ def _typed_empty(frame: pd.DataFrame, columns: list[str], types: dict[str, str])
     return out.astype({name: kind for name, kind in types.items() if name in out.columns})
 
 
-def dedup_recipe_main() -> DedupResult:
+def main() -> DedupResult:
     """Read the recipe's roles and config, run the dedup, write the datasets and the report folder."""
+    # 1. Read the config and the inputs.
     params = dedup_params(recipe_io.config())
     manifest = recipe_io.input_frame("manifest")
     images_folder = recipe_io.input_folder("images", required=False)
     images = FolderImageStore(images_folder) if images_folder is not None else None
     vectors_folder = recipe_io.input_folder("vectors", required=False)
-    catalogue_folders = _input_folders("catalogue")
+    catalogue_folders = recipe_io.input_folders("catalogue")
     report = FolderOutputDir(recipe_io.output_folder("report"))
+    # 2. One library call.
     result = run_dedup(manifest, images=images, vectors_folder=vectors_folder, catalogue_folders=catalogue_folders, params=params)
-    # The report folder first: it is what the check-duplicates step reads.
+    # 3. Write the outputs: the report folder first, it is what the check-duplicates step reads.
     write_outputs(result, report, images=images, params=params)
     pairs = _typed_empty(result.pairs, PAIRS_DATASET_COLUMNS, {
         "product_a": "str", "product_b": "str", "image_a": "str", "image_b": "str", "similarity": "float64",
@@ -104,26 +92,3 @@ def dedup_recipe_main() -> DedupResult:
         summary["method"], summary["images"], summary["pairs"], summary["groups"], summary["products_dropped"], summary["errors"],
     )
     return result
-
-
-# --- Step street2shop-check-duplicates ------------------------------------------------------------
-
-
-def check_duplicates_main(config: dict[str, Any]) -> dict[str, str]:
-    """Read the latest dedup summary, set the scenario variables, fail or warn above the allowed count."""
-    from dataiku.scenario import Scenario
-
-    params = check_duplicates_params(config)
-    summary = read_summary(dataiku.Folder(params.dedup_folder))
-    verdict = check_duplicate_count(
-        summary, max_new_duplicates=params.max_new_duplicates, top=params.top, prefix=params.variable_prefix
-    )
-    Scenario().set_scenario_variables(**verdict.variables)
-    if verdict.ok:
-        logger.info("%s", verdict.message)
-    elif params.on_exceed == "warn":
-        logger.warning("%s", verdict.message)
-    else:
-        raise TooManyDuplicates(verdict.message)
-    return verdict.variables
-

@@ -1,4 +1,8 @@
-"""The visual-search webapp's DSS side: its config, the index and pictures folders (Folder API), the page routes."""
+"""Webapp street2shop-visual-search: the search page's backend, on the Flask ``app`` DSS injects.
+
+``main`` loads the index (:class:`street2shop.index.search.SearchIndex`) and registers the page's
+routes (:func:`street2shop.serving.page.add_page_routes`).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from street2shop.serving.page import add_page_routes, json_response
 logger = logging.getLogger(__name__)
 
 
-def setup_backend(app: Any) -> None:
+def main(app: Any) -> None:
     """Load the index named by the webapp's config and register the page's routes on ``app``.
 
     When the index cannot be loaded the routes still exist and answer 503 with the reason, so the
