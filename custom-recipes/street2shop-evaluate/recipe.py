@@ -4,7 +4,7 @@ from street2shop.dss import recipe_io
 from street2shop.dss.boundary import run_component
 from street2shop.dss.params import evaluate_params
 from street2shop.evaluation.retrieval import DEFAULT_KS
-from street2shop.index.build import evaluate_catalogue
+from street2shop.evaluation.job import evaluate_catalogue
 from street2shop.storage.stores import FolderImageStore, FolderOutputDir
 
 

@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter, ManifestError
     from street2shop.index.fusion import stored_vectors
-    from street2shop.index.build import fit_weights_on_queries, fit_weights_on_synthesised, image_source
+    from street2shop.index.build import image_source
+    from street2shop.index.fit_weights import fit_weights_on_queries, fit_weights_on_synthesised
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
     from street2shop.storage.stores import write_atomic

@@ -198,7 +198,7 @@ def quality_gate_main(config: dict[str, Any]) -> dict[str, Any]:
     from dataiku.scenario import Scenario
 
     from street2shop.evaluation.retrieval import DEFAULT_KS
-    from street2shop.index.build import evaluate_catalogue
+    from street2shop.evaluation.job import evaluate_catalogue
     from street2shop.storage.stores import FolderImageStore
 
     params = gate_params(config)
