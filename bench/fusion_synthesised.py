@@ -45,7 +45,8 @@ def main() -> None:
     from street2shop.models.descriptors import descriptor_encoder
     from street2shop.models.embedder import Embedder, EncoderWeighting
     from street2shop.models.encoder import load_encoder
-    from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, retrieval_scores, split_parts
+    from street2shop.index.fusion import fit_part_weights, fused_scores, split_parts
+    from street2shop.ranking import product_ranks, retrieval_scores
     from street2shop.index.build import image_source
     from street2shop.index.fit_weights import fit_weights_on_synthesised
     from street2shop.manifest import read_table

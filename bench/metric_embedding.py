@@ -29,7 +29,8 @@ from street2shop.demo.catalogue import make_demo_catalog  # noqa: E402
 from street2shop.images.decode import decode_image  # noqa: E402
 from street2shop.segmentation.garment import segment_and_crop  # noqa: E402
 from street2shop.storage.stores import LocalOutputDir  # noqa: E402
-from street2shop.training.embedding_job import EmbeddingSettings, retrieval_ranks, top_k_rates, train_embedding_model  # noqa: E402
+from street2shop.ranking import retrieval_ranks, top_k_rates  # noqa: E402
+from street2shop.training.embedding_job import EmbeddingSettings, train_embedding_model  # noqa: E402
 from street2shop.training.metric import LOSSES, LossParams  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"

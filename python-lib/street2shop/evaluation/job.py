@@ -12,8 +12,11 @@ import pandas as pd
 from street2shop.errors import ManifestError
 from street2shop.evaluation.retrieval import DEFAULT_KS, EvaluationResult, evaluate_retrieval
 from street2shop.index.build import image_source
+from street2shop.index.fusion import fused_scores, split_parts, stored_vectors
+from street2shop.index.queries import queries_in_gallery
 from street2shop.index.search import SearchIndex
 from street2shop.manifest import read_table
+from street2shop.ranking import product_ranks, retrieval_scores
 
 
 def evaluate_catalogue(
@@ -47,9 +50,6 @@ def compare_parts(index: SearchIndex, queries: pd.DataFrame, images: Any, *, ks:
     Returns:
         One row per method: ``method``, ``top_<k>`` for each k, ``mrr``; unreadable queries count as misses.
     """
-    from street2shop.index.queries import queries_in_gallery
-    from street2shop.index.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
-
     rows = queries_in_gallery(queries, index.items)
     if rows.empty:
         raise ManifestError("no query (source=user with a pair_id found in the index) to compare the parts on")

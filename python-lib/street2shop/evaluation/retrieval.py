@@ -14,6 +14,7 @@ from street2shop.errors import ManifestError
 from street2shop.manifest import validate_manifest
 from street2shop.index.queries import select_queries
 from street2shop.index.search import Filters, SearchIndex
+from street2shop.ranking import top_k_rates
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +88,7 @@ def evaluate_retrieval(
             if wanted in gallery_pairs.get(hit["product_id"], ()):
                 ranks[int(row)] = position
                 break
-    top_k = {str(k): round(float(np.mean((ranks > 0) & (ranks <= k))), 4) for k in sorted(ks)}
+    top_k = {k: round(rate, 4) for k, rate in top_k_rates(ranks, sorted(ks)).items()}
     per_query = pd.DataFrame(
         {"row": rows["_row"], "image": rows["image"], "pair_id": rows["pair_id"].astype(str), "rank": ranks, "results": found}
     )

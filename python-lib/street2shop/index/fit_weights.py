@@ -11,6 +11,7 @@ import pandas as pd
 from street2shop.models.embedder import Embedder
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
+from street2shop.index.queries import queries_in_gallery
 from street2shop.segmentation.step import SegmentStep
 from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SyntheticQueries
 
@@ -38,8 +39,6 @@ def fit_weights_on_queries(
         InvalidParameter: fewer than two parts.
         ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
     """
-    from street2shop.index.queries import queries_in_gallery
-
     if len(embedder.parts) < 2:
         raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
     if "pair_id" not in items.columns:

@@ -21,6 +21,7 @@ from street2shop.images.load import load_images
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, fit_to_square
 from street2shop.manifest import read_table, validate_manifest
 from street2shop.progress import Progress
+from street2shop.ranking import retrieval_ranks, top_k_rates
 from street2shop.training.metric import EMBEDDING_LAYER, LossParams
 from street2shop.training.splits import HELD_OUT_NAMES, VALIDATION_NAMES
 from street2shop.synthesis.views import SynthesisParams
@@ -120,32 +121,6 @@ class EmbeddingReport:
 # --- Retrieval ---------------------------------------------------------------------------------------
 
 
-def retrieval_ranks(queries: np.ndarray, query_ids: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray) -> np.ndarray:
-    """Per query, the 1-based rank of its product among the gallery's distinct products (by best picture); 0 if absent.
-
-    Vectors are L2-normalised, so the inner product is the cosine.
-    """
-    query_ids, gallery_ids = np.asarray(query_ids), np.asarray(gallery_ids)
-    codes, inverse = np.unique(gallery_ids, return_inverse=True)
-    scores = np.asarray(queries, np.float32) @ np.asarray(gallery, np.float32).T
-    best = np.full((len(queries), len(codes)), -np.inf, np.float32)
-    for j in range(len(codes)):  # a product's score is its best picture's
-        best[:, j] = scores[:, inverse == j].max(axis=1)
-    ranks = np.zeros(len(queries), dtype=np.int64)
-    lookup = {code: j for j, code in enumerate(codes)}
-    for i, wanted in enumerate(query_ids):
-        j = lookup.get(wanted)
-        if j is not None:
-            ranks[i] = 1 + int(np.sum(best[i] > best[i, j]))
-    return ranks
-
-
-def top_k_rates(ranks: np.ndarray, ks=TOP_K) -> dict[str, float]:
-    """Share of queries whose product is in the top k, per k."""
-    ranks = np.asarray(ranks)
-    return {str(k): float(np.mean((ranks > 0) & (ranks <= k))) if len(ranks) else 0.0 for k in ks}
-
-
 def embed_pixels(model: Any, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Embed uint8 ``(n, S, S, 3)`` pictures in inference mode."""
     if len(pixels) == 0:
@@ -165,7 +140,7 @@ class _Validation:
     def evaluate(self, model: Any) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         gallery, queries = embed_pixels(model, self.gallery), embed_pixels(model, self.queries)
         ranks = retrieval_ranks(queries, self.query_ids, gallery, self.gallery_ids)
-        return top_k_rates(ranks), ranks, (queries @ gallery.T if len(queries) else np.zeros((0, len(gallery))))
+        return top_k_rates(ranks, TOP_K), ranks, (queries @ gallery.T if len(queries) else np.zeros((0, len(gallery))))
 
 
 # --- The job -----------------------------------------------------------------------------------------
