@@ -1,12 +1,17 @@
-"""Building an index folder: the encoders to embed with (:func:`make_embedder`), embedding a catalogue, and publishing the folder."""
+"""Building an index folder: the encoders to embed with, and the embed job as one straight pipeline.
+
+:func:`embed_catalogue` (``street2shop embed`` and recipe ``street2shop-embed``): make the
+embedder (:func:`make_embedder`) -> embed the catalogue (:func:`embed_manifest`) -> fit the
+part weights if asked (:mod:`street2shop.index.fit_weights`) -> re-weight -> publish the folder
+(:func:`publish_index`). :func:`build_index` is embed -> publish with a given embedder.
+"""
 
 from __future__ import annotations
 
-import json
 import logging
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -18,14 +23,14 @@ from street2shop import __version__
 from street2shop.models.embedder import Embedder, EncoderWeighting
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
-from street2shop.index.fit_weights import fit_weights_on_queries, fit_weights_on_synthesised
+from street2shop.index.fit_weights import fit_weights_with_fallback
 from street2shop.index.folder import FORMAT_NAME, FORMAT_VERSION, write_index_files
+from street2shop.index.fusion import reweighted
 from street2shop.index.vectors import VectorIndex
 from street2shop.manifest import label_columns, merge_errors, read_table, validate_manifest
 from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_record, segment_step, takes_garment
 from street2shop.segmentation.garment import SegmentParams
 from street2shop.storage.stores import ImageSource, open_image_store, open_published
-from street2shop.synthesis.queries import SYNTHESISED
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +53,7 @@ def make_embedder(
     weights: str | Path | None = "none",
     image_size: int | None = None,
     descriptors: int | None = None,
+    transform: SegmentStep | None = None,
 ) -> Embedder:
     """The encoders to embed with: saved model folders when given, else a backbone feature extractor.
 
@@ -59,6 +65,9 @@ def make_embedder(
         encoding_layer: trained models only: the layer whose output is the encoding.
         descriptors: add the garment descriptors (``street2shop.models.descriptors``, no weights) as a
             last part, at this input size.
+        transform: the segmentation step (the ``segment`` option); each part then sees what it
+            expects (``segmentation.step.takes_garment``): the cut-out garment, or the whole
+            picture for a model trained on whole pictures.
     """
     from street2shop.models.backbones import backbone_encoder
     from street2shop.models.encoder import load_encoder
@@ -74,11 +83,15 @@ def make_embedder(
 
         encoders.append(descriptor_encoder(descriptors))
     seen: dict[str, int] = {}
-    for encoder in encoders:
+    for i, encoder in enumerate(encoders):  # Encoder is a value: a renamed one is a copy
         seen[encoder.name] = seen.get(encoder.name, 0) + 1
         if seen[encoder.name] > 1:
-            encoder.name = f"{encoder.name}-{seen[encoder.name]}"
-    return Embedder(list(zip(encoders, _weights_for(encoders, model_weights))))
+            encoders[i] = replace(encoder, name=f"{encoder.name}-{seen[encoder.name]}")
+    weights = _weights_for(encoders, model_weights)
+    return Embedder(
+        [EncoderWeighting(encoder, weight, transform is None or takes_garment(encoder)) for encoder, weight in zip(encoders, weights)],
+        transform=transform,
+    )
 
 
 def _published_copy(path: str | Path) -> bool:
@@ -161,60 +174,33 @@ def embed_catalogue(
         weights=weights,
         image_size=image_size,
         descriptors=descriptors,
+        transform=step,
     )
-    embedder.transform = step
-    if step is not None:
-        embedder.parts = [EncoderWeighting(p.encoder, p.weight, takes_garment(p.encoder)) for p in embedder.parts]
     if models:
         warn_segment_mismatch(embedder, step)
     source = image_source(images)
     queries = read_table(fit_queries) if fit_queries is not None else None
-
     if fit_synthesised is not None and fit_synthesised < 2:
         raise InvalidParameter(f"synthesised pairs need at least 2 products, got {fit_synthesised}")
-    fitting = queries is not None or fit_synthesised is not None
-
-    def fit_on_queries(vectors: np.ndarray, items: pd.DataFrame) -> tuple[list[float], dict[str, Any]]:
-        fallback = None
-        if queries is not None:
-            try:
-                fit = fit_weights_on_queries(
-                    embedder, vectors, items, queries, source, split=fit_split, objective=fit_objective, batch_size=batch_size
-                )
-                return fit.model_weights, {**fit.as_dict(), "pairs": "real"}
-            except ManifestError as err:
-                if fit_synthesised is None:
-                    raise
-                fallback = str(err)
-                logger.warning("cannot fit the part weights on the user photos (%s): fitting on synthesised pairs instead", err)
-        else:
-            logger.info("no user photos to fit the part weights on: fitting on synthesised user->shop pairs")
-        fit, synthetic = fit_weights_on_synthesised(
-            embedder, vectors, items, source, products=int(fit_synthesised), objective=fit_objective,
-            batch_size=batch_size, max_pixels=max_pixels,
-        )
-        record = {**fit.as_dict(), "pairs": SYNTHESISED, "synthesis": synthetic.record()}
-        if fallback is not None:
-            record["fallback_reason"] = fallback
-        return fit.model_weights, record
-
     settings = {
         "backbone": backbone if not models else None,
         "weights": str(weights) if not models else None,
         "models": [part.encoder.name for part in embedder.parts] if models else None,
         "descriptors": descriptors,
     }
-    return build_index(
-        frame,
-        source,
-        embedder,
-        output,
-        index_type=index_type,
-        batch_size=batch_size,
-        max_pixels=max_pixels,
-        settings=settings,
-        fit_weights=fit_on_queries if fitting else None,
-    )
+
+    catalogue = embed_manifest(frame, source, embedder, batch_size=batch_size, max_pixels=max_pixels)
+    fusion = None
+    if queries is not None or fit_synthesised is not None:
+        fit, pairs = fit_weights_with_fallback(
+            embedder, catalogue.vectors, catalogue.items, source, queries=queries, split=fit_split,
+            synthesised=fit_synthesised, objective=fit_objective, batch_size=batch_size, max_pixels=max_pixels,
+        )
+        fusion = {**fit.as_dict(), **pairs}
+        # Re-weighted, not re-encoded: each part keeps its unit vectors.
+        catalogue = replace(catalogue, vectors=reweighted(catalogue.vectors, embedder.layout(), fit.model_weights))
+        embedder = embedder.with_weights(fit.model_weights)
+    return publish_index(catalogue, embedder, output, index_type=index_type, settings=settings, fusion=fusion)
 
 
 def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[str]:
@@ -245,6 +231,16 @@ class BuildReport:
     info: dict[str, Any]
 
 
+@dataclass(frozen=True)
+class EmbeddedCatalogue:
+    """A catalogue's vectors and item table (one row per vector), and the rows that could not be embedded."""
+
+    vectors: np.ndarray
+    items: pd.DataFrame
+    errors: pd.DataFrame  # row, image, reason: manifest errors and unreadable pictures
+    predicted: tuple[str, ...] = ()  # the item columns the attribute models filled in
+
+
 def build_index(
     manifest: pd.DataFrame,
     source: Any,
@@ -255,7 +251,6 @@ def build_index(
     batch_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
     settings: dict[str, Any] | None = None,
-    fit_weights: Callable[[np.ndarray, pd.DataFrame], tuple[list[float], dict[str, Any]]] | None = None,
 ) -> BuildReport:
     """Embed every manifest row and publish the index folder to ``output`` in one atomic step.
 
@@ -268,12 +263,21 @@ def build_index(
         output: where to publish (an ``OutputDir``); untouched if anything fails.
         index_type: ``flat``, ``ivf`` or ``hnsw``.
         settings: extra facts recorded in ``index.json`` (backbone, weights source, segment...).
-        fit_weights: given the catalogue's vectors and items, the part weights to use instead of
-            the embedder's and a record of how they were chosen (``index.json``'s ``fusion``);
-            the vectors are re-weighted, not re-encoded.
 
     Returns:
         The number of items indexed and the rows that could not be (manifest errors and bad images).
+    """
+    catalogue = embed_manifest(manifest, source, embedder, batch_size=batch_size, max_pixels=max_pixels)
+    return publish_index(catalogue, embedder, output, index_type=index_type, settings=settings)
+
+
+def embed_manifest(
+    manifest: pd.DataFrame, source: Any, embedder: Embedder, *, batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> EmbeddedCatalogue:
+    """Embed every usable manifest row; the item table gets the attribute models' ``predicted_<model>`` columns.
+
+    Raises:
+        ManifestError: no usable row, or no readable picture.
     """
     check = validate_manifest(manifest)
     rows = check.rows.reset_index(drop=True)
@@ -289,21 +293,32 @@ def build_index(
     predicted = predicted_columns(embedder, result.attributes, taken=set(items.columns))
     for column, values in predicted.items():
         items[column] = values
-    catalogue_vectors, fusion = result.vectors, None
-    if fit_weights is not None:
-        from street2shop.index.fusion import reweighted
+    return EmbeddedCatalogue(vectors=result.vectors, items=items, errors=errors, predicted=tuple(predicted))
 
-        weights, fusion = fit_weights(result.vectors, items)
-        catalogue_vectors = reweighted(result.vectors, embedder.layout(), weights)
-        embedder.set_weights(weights)
-    vectors = VectorIndex(kind=index_type).fit(catalogue_vectors)
+
+def publish_index(
+    catalogue: EmbeddedCatalogue,
+    embedder: Embedder,
+    output: Any,
+    *,
+    index_type: str = "flat",
+    settings: dict[str, Any] | None = None,
+    fusion: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Index the catalogue's vectors and publish the folder (``index.json`` records ``embedder``'s layout and transform).
+
+    Args:
+        fusion: how the part weights were fitted (``index.json``'s ``fusion``), or None.
+    """
+    items, predicted = catalogue.items, catalogue.predicted
+    vectors = VectorIndex(kind=index_type).fit(catalogue.vectors)
     info = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "street2shop_version": __version__,
         "count": int(len(items)),
-        "dim": int(result.vectors.shape[1]),
+        "dim": int(catalogue.vectors.shape[1]),
         "metric": "inner_product",
         "index_type": index_type,
         "layout": embedder.layout(),
@@ -315,6 +330,7 @@ def build_index(
     with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
         write_index_files(Path(staging), info, vectors, items, embedder)
         output.publish(Path(staging))
+    errors = catalogue.errors
     logger.info("indexed %d images (%d rows reported as errors)", len(items), len(errors))
     return BuildReport(indexed=len(items), errors=errors.reset_index(drop=True), info=info)
 

@@ -1,4 +1,8 @@
-"""Fitting the part weights of a multi-part index on user->shop pairs: real user photos or synthesised ones."""
+"""Fitting the part weights of a multi-part index on user->shop pairs: real user photos or synthesised ones.
+
+:func:`fit_weights_with_fallback` is the one entry of ``embed --fit-weights`` and
+``fit-weights``: real photos first, synthesised pairs when there are none.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,66 @@ import pandas as pd
 
 from street2shop.models.embedder import Embedder
 from street2shop.errors import InvalidParameter, ManifestError
+from street2shop.index.fusion import FusionFit, fit_part_weights, split_parts
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
 from street2shop.index.queries import queries_in_gallery
 from street2shop.segmentation.step import SegmentStep
-from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SyntheticQueries
+from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 
 logger = logging.getLogger(__name__)
+
+
+def fit_weights_with_fallback(
+    embedder: Embedder,
+    vectors: np.ndarray,
+    items: pd.DataFrame,
+    source: Any,
+    *,
+    queries: pd.DataFrame | None = None,
+    split: str | None = "val",
+    synthesised: int | None = None,
+    objective: str = "mrr",
+    step: float = 0.1,
+    batch_size: int = 32,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[FusionFit, dict[str, Any]]:
+    """Fit the part weights on the user photos ``queries``, else on synthesised pairs of up to ``synthesised`` products.
+
+    Synthesised pairs are used when ``queries`` is None or holds no usable photo (and
+    ``synthesised`` is given).
+
+    Returns:
+        The fit, and how its pairs were had: ``{"pairs": "real"}``, or ``{"pairs": "synthesised",
+        "synthesis": ...}`` with ``fallback_reason`` when real photos were given but unusable.
+
+    Raises:
+        InvalidParameter: neither queries nor synthesised pairs; fewer than two parts.
+        ManifestError: no usable user photo and no synthesised fallback.
+    """
+    if queries is None and synthesised is None:
+        raise InvalidParameter("fitting weights needs user photos with pair_id, synthesised pairs, or both")
+    fallback = None
+    if queries is not None:
+        try:
+            fit = fit_weights_on_queries(
+                embedder, vectors, items, queries, source, split=split, objective=objective, step=step, batch_size=batch_size
+            )
+            return fit, {"pairs": "real"}
+        except ManifestError as err:
+            if synthesised is None:
+                raise
+            fallback = str(err)
+            logger.warning("cannot fit the part weights on the user photos (%s): fitting on synthesised pairs instead", err)
+    else:
+        logger.info("no user photos to fit the part weights on: fitting on synthesised user->shop pairs")
+    fit, synthetic = fit_weights_on_synthesised(
+        embedder, vectors, items, source, products=int(synthesised), objective=objective, step=step,
+        batch_size=batch_size, max_pixels=max_pixels,
+    )
+    record: dict[str, Any] = {"pairs": SYNTHESISED, "synthesis": synthetic.record()}
+    if fallback is not None:
+        record["fallback_reason"] = fallback
+    return fit, record
 
 
 def fit_weights_on_queries(
@@ -29,7 +87,7 @@ def fit_weights_on_queries(
     objective: str = "mrr",
     step: float = 0.1,
     batch_size: int = 32,
-) -> Any:
+) -> FusionFit:
     """Fit the part weights of a catalogue's vectors on user photos whose ``pair_id`` it holds.
 
     Returns:
@@ -73,7 +131,7 @@ def fit_weights_on_synthesised(
     step: float = 0.1,
     batch_size: int = 32,
     max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> tuple[Any, SyntheticQueries]:
+) -> tuple[FusionFit, SyntheticQueries]:
     """Fit the part weights of a catalogue's vectors on synthesised user photos of its own products.
 
     One street-like view of one shop picture per picked product
@@ -113,10 +171,8 @@ def _fit_parts(
     *,
     objective: str,
     step: float,
-) -> Any:
+) -> FusionFit:
     """:func:`street2shop.index.fusion.fit_part_weights` on embedded queries against the catalogue's vectors."""
-    from street2shop.index.fusion import fit_part_weights, split_parts
-
     layout = embedder.layout()
     fit = fit_part_weights(
         split_parts(query_vectors, layout),
