@@ -159,7 +159,7 @@ def embed_catalogue(
             (:mod:`street2shop.synthesis.queries`) when ``fit_queries`` is None or holds no usable
             photo; None: never. ``fusion.pairs`` records which: ``real`` or ``synthesised``.
 
-    With segmentation on, each part is given what it expects (``segment_option.takes_garment``):
+    With segmentation on, each part is given what it expects (``segmentation.step.takes_garment``):
     the cut-out garment for feature extractors, descriptors and models trained with
     ``--segment``, the whole picture for models trained on whole pictures. A model trained with
     other segment settings than these is used all the same, with a warning.
