@@ -67,7 +67,7 @@ def untrained_small_cnn(size: int, width: int):
 
 def evaluate(name: str, embedder, catalogue, work: Path, queries: pd.DataFrame) -> dict:
     from street2shop.evaluation.retrieval import evaluate_retrieval
-    from street2shop.index.folder import build_index
+    from street2shop.index.build import build_index
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
     from street2shop.storage.local import LocalImageStore

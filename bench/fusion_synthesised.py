@@ -46,7 +46,7 @@ def main() -> None:
     from street2shop.models.embedder import Embedder, EncoderWeighting
     from street2shop.models.loading import load_encoder
     from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, retrieval_scores, split_parts
-    from street2shop.index.build import fit_weights_on_synthesised
+    from street2shop.index.fit_weights import fit_weights_on_synthesised
     from street2shop.storage.stores import image_source
     from street2shop.manifest import read_table
     from street2shop.segmentation.step import segment_step, takes_garment

@@ -80,7 +80,8 @@ def main() -> None:
     from street2shop.demo.catalogue import make_demo_catalog
     from street2shop.models.descriptors import descriptor_encoder
     from street2shop.models.embedder import Embedder
-    from street2shop.index.fusion import fit_part_weights, fused_scores, product_ranks, rerank_by_attributes, retrieval_scores, split_parts
+    from street2shop.index.fusion import fit_part_weights, fused_scores, rerank_by_attributes, split_parts
+    from street2shop.ranking import product_ranks, retrieval_scores
     from street2shop.images.decode import decode_image, fit_to_square
     from street2shop.index.build import make_embedder
     from street2shop.manifest import read_table

@@ -17,7 +17,7 @@ from tiny_models import tiny_encoder, write_catalogue
 def build_tiny_index(root: Path, *, n_products: int = 6, out: Path | None = None) -> tuple[Path, Path, pd.DataFrame]:
     """A catalogue of coloured rectangles and its index (tiny encoder): ``(index_dir, images_dir, catalog)``."""
     from street2shop.models.embedder import Embedder
-    from street2shop.index.folder import build_index
+    from street2shop.index.build import build_index
     from street2shop.storage.local import LocalImageStore
     from street2shop.storage.publish import LocalOutputDir
     from street2shop.storage.stores import ImageSource

@@ -114,7 +114,7 @@ def test_empty_manifest_gives_empty_outputs(tmp_path, capsys):
 @pytest.mark.slow
 def test_vectors_from_an_index_folder_and_new_pictures_embedded_like_it(tmp_path, capsys):
     from street2shop.models.embedder import Embedder
-    from street2shop.index.folder import build_index
+    from street2shop.index.build import build_index
     from street2shop.storage.local import LocalImageStore
     from street2shop.storage.publish import LocalOutputDir
     from street2shop.storage.stores import ImageSource

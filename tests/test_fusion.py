@@ -6,14 +6,8 @@ import numpy as np
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.index.fusion import (
-    fit_part_weights,
-    fused_scores,
-    product_ranks,
-    rerank_by_attributes,
-    retrieval_scores,
-    split_parts,
-)
+from street2shop.index.fusion import fit_part_weights, fused_scores, rerank_by_attributes, split_parts
+from street2shop.ranking import product_ranks, retrieval_scores
 
 
 def synthetic_parts(n_products: int = 60, seed: int = 0):

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 from street2shop.errors import InvalidParameter
-from street2shop.training.embedding_job import EmbeddingSettings, retrieval_ranks, top_k_rates
+from street2shop.ranking import retrieval_ranks, top_k_rates
+from street2shop.training.embedding_job import EmbeddingSettings
 from street2shop.training.metric import LOSSES, LossParams, build_embedding_model, loss_function, training_model
 from tiny_models import write_catalogue
 

@@ -34,7 +34,7 @@ def _current(project: DSSProject, folder: str):
 def project(tmp_path_factory):
     """Pictures (with bad rows), an index over every good picture and one over the catalogue's products only."""
     from street2shop.models.embedder import Embedder
-    from street2shop.index.folder import build_index
+    from street2shop.index.build import build_index
     from street2shop.storage.local import LocalImageStore
     from street2shop.storage.publish import LocalOutputDir
     from street2shop.storage.stores import ImageSource

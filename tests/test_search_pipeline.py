@@ -11,7 +11,7 @@ import pytest
 from street2shop.models.embedder import Embedder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter, ManifestError
 from street2shop.evaluation.retrieval import evaluate_retrieval
-from street2shop.index.folder import build_index
+from street2shop.index.build import build_index
 from street2shop.index.search import SearchIndex
 from street2shop.storage.local import LocalImageStore
 from street2shop.storage.publish import LocalOutputDir

@@ -21,7 +21,7 @@ def demo(tmp_path_factory):
     """A small demo catalogue (garments with type and gender labels) indexed with a tiny encoder."""
     from street2shop.demo.catalogue import make_demo_catalog
     from street2shop.models.embedder import Embedder
-    from street2shop.index.folder import build_index
+    from street2shop.index.build import build_index
     from street2shop.storage.local import LocalImageStore
     from street2shop.storage.publish import LocalOutputDir
     from street2shop.storage.stores import ImageSource

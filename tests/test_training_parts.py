@@ -137,10 +137,10 @@ def test_nan_loss_stops_cleanly_with_the_best_weights():
 def test_early_stopping_keeps_the_best_accuracy_with_ties_to_the_lower_loss():
     import keras
 
-    from street2shop.training.trainer import _keeper_class
+    from street2shop.training.trainer import keep_best_monitor
 
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
-    keeper = _keeper_class()(2, "accuracy")
+    keeper = keep_best_monitor(model, 2, "accuracy")
     keeper.set_model(model)
     keeper.on_train_begin()
     # Validation loss is lowest after epoch 1 while accuracy climbs: the case loss alone got wrong.

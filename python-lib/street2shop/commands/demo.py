@@ -81,7 +81,8 @@ def train_demo_metric(catalog, out: Path, budget: float) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.demo.catalogue import make_demo_catalog
-    from street2shop.index.build import compare_parts, embed_catalogue, evaluate_catalogue
+    from street2shop.evaluation.job import compare_parts, evaluate_catalogue
+    from street2shop.index.build import embed_catalogue
     from street2shop.storage.stores import image_source
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex

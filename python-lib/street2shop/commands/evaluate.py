@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter
     from street2shop.evaluation.retrieval import DEFAULT_KS
-    from street2shop.index.build import evaluate_catalogue
+    from street2shop.evaluation.job import evaluate_catalogue
     from street2shop.storage.publish import LocalOutputDir
 
     if args.k < 1:

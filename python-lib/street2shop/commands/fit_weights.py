@@ -28,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from street2shop.errors import InvalidParameter, ManifestError
     from street2shop.index.fusion import stored_vectors
-    from street2shop.index.build import fit_weights_on_queries, fit_weights_on_synthesised
     from street2shop.storage.stores import image_source
+    from street2shop.index.fit_weights import fit_weights_with_fallback
     from street2shop.manifest import read_table
     from street2shop.index.search import SearchIndex
     from street2shop.storage.publish import write_atomic
@@ -42,25 +42,11 @@ def run(args: argparse.Namespace) -> int:
     layout = index.info["layout"]
     if len(layout) < 2:
         raise ManifestError(f"{args.index} was built with one model ({layout[0]['name']}): there is nothing to weigh")
-    vectors, source = stored_vectors(index.vectors), image_source(args.images)
-    fit, record = None, {}
-    if args.queries is not None:
-        try:
-            fit = fit_weights_on_queries(
-                index.embedder, vectors, index.items, read_table(args.queries), source,
-                split=args.split, objective=args.objective, step=args.step, batch_size=args.batch_size,
-            )
-            record = {"pairs": "real"}
-        except ManifestError as err:
-            if args.synthesised is None:
-                raise
-            record = {"fallback_reason": str(err)}
-    if fit is None:
-        fit, synthetic = fit_weights_on_synthesised(
-            index.embedder, vectors, index.items, source,
-            products=args.synthesised, objective=args.objective, step=args.step, batch_size=args.batch_size,
-        )
-        record = {"pairs": "synthesised", "synthesis": synthetic.record(), **record}
+    fit, record = fit_weights_with_fallback(
+        index.embedder, stored_vectors(index.vectors), index.items, image_source(args.images),
+        queries=read_table(args.queries) if args.queries is not None else None, split=args.split,
+        synthesised=args.synthesised, objective=args.objective, step=args.step, batch_size=args.batch_size,
+    )
     result = {
         **fit.as_dict(),
         **record,

@@ -12,7 +12,9 @@ import pandas as pd
 
 from street2shop.errors import ManifestError
 from street2shop.manifest import validate_manifest
+from street2shop.index.queries import select_queries
 from street2shop.index.search import Filters, SearchIndex
+from street2shop.ranking import top_k_rates
 
 logger = logging.getLogger(__name__)
 
@@ -46,22 +48,6 @@ class EvaluationResult:
                 "unreadable_queries": len(self.errors),
             }
         )
-
-
-def select_queries(manifest: pd.DataFrame) -> pd.DataFrame:
-    """The rows that query: ``source == user`` when the column exists, and a ``pair_id``."""
-    if "pair_id" not in manifest.columns:
-        raise ManifestError(f"the queries need a pair_id column; columns found: {', '.join(manifest.columns)}")
-    rows = manifest
-    if "source" in rows.columns:
-        rows = rows[rows["source"].astype(str).str.lower() == "user"]
-    return rows[rows["pair_id"].astype(str).str.strip() != ""]
-
-
-def queries_in_gallery(queries: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
-    """The valid user photos of a manifest (:func:`select_queries`) whose pair_id the gallery's items hold."""
-    rows = select_queries(validate_manifest(queries).rows)
-    return rows[rows["pair_id"].astype(str).isin(set(items["pair_id"].astype(str)))].reset_index(drop=True)
 
 
 def evaluate_retrieval(
@@ -102,7 +88,7 @@ def evaluate_retrieval(
             if wanted in gallery_pairs.get(hit["product_id"], ()):
                 ranks[int(row)] = position
                 break
-    top_k = {str(k): round(float(np.mean((ranks > 0) & (ranks <= k))), 4) for k in sorted(ks)}
+    top_k = {k: round(rate, 4) for k, rate in top_k_rates(ranks, sorted(ks)).items()}
     per_query = pd.DataFrame(
         {"row": rows["_row"], "image": rows["image"], "pair_id": rows["pair_id"].astype(str), "rank": ranks, "results": found}
     )

@@ -1,27 +1,37 @@
-"""The end-to-end jobs behind the CLI and the DSS recipes: each takes plain inputs and makes one output."""
+"""Building an index folder: the encoders to embed with, and the embed job as one straight pipeline.
+
+:func:`embed_catalogue` (``street2shop embed`` and recipe ``street2shop-embed``): make the
+embedder (:func:`make_embedder`) -> embed the catalogue (:func:`embed_manifest`) -> fit the
+part weights if asked (:mod:`street2shop.index.fit_weights`) -> re-weight -> publish the folder
+(:func:`publish_index`). :func:`build_index` is embed -> publish with a given embedder.
+"""
 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from street2shop import __version__
 from street2shop.models.embedder import Embedder, EncoderWeighting
 from street2shop.errors import InvalidParameter, ManifestError
-from street2shop.evaluation.retrieval import DEFAULT_KS, EvaluationResult, evaluate_retrieval
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
-from street2shop.index.folder import BuildReport, build_index
-from street2shop.manifest import read_table
-from street2shop.index.search import SearchIndex
-from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_step, takes_garment
+from street2shop.index.fit_weights import fit_weights_with_fallback
+from street2shop.index.folder import FORMAT_NAME, FORMAT_VERSION, write_index_files
+from street2shop.index.fusion import reweighted
+from street2shop.index.vectors import VectorIndex
+from street2shop.manifest import label_columns, merge_errors, read_table, validate_manifest
+from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_record, segment_step, takes_garment
 from street2shop.segmentation.garment import SegmentParams
 from street2shop.storage.published import open_published
 from street2shop.storage.stores import image_source
-from street2shop.synthesis.queries import DEFAULT_PRODUCTS, SYNTHESISED, SyntheticQueries
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +45,7 @@ def make_embedder(
     weights: str | Path | None = "none",
     image_size: int | None = None,
     descriptors: int | None = None,
+    transform: SegmentStep | None = None,
 ) -> Embedder:
     """The encoders to embed with: saved model folders when given, else a backbone feature extractor.
 
@@ -46,6 +57,9 @@ def make_embedder(
         encoding_layer: trained models only: the layer whose output is the encoding.
         descriptors: add the garment descriptors (``street2shop.models.descriptors``, no weights) as a
             last part, at this input size.
+        transform: the segmentation step (the ``segment`` option); each part then sees what it
+            expects (``segmentation.step.takes_garment``): the cut-out garment, or the whole
+            picture for a model trained on whole pictures.
     """
     from street2shop.models.backbones import backbone_encoder
     from street2shop.models.loading import load_encoder
@@ -63,11 +77,15 @@ def make_embedder(
     from dataclasses import replace
 
     seen: dict[str, int] = {}
-    for i, encoder in enumerate(encoders):  # Encoder is frozen: a renamed one is a copy
+    for i, encoder in enumerate(encoders):  # Encoder is a value: a renamed one is a copy
         seen[encoder.name] = seen.get(encoder.name, 0) + 1
         if seen[encoder.name] > 1:
             encoders[i] = replace(encoder, name=f"{encoder.name}-{seen[encoder.name]}")
-    return Embedder(list(zip(encoders, _weights_for(encoders, model_weights))))
+    weights = _weights_for(encoders, model_weights)
+    return Embedder(
+        [EncoderWeighting(encoder, weight, transform is None or takes_garment(encoder)) for encoder, weight in zip(encoders, weights)],
+        transform=transform,
+    )
 
 
 def _published_copy(path: str | Path) -> bool:
@@ -135,7 +153,7 @@ def embed_catalogue(
             (:mod:`street2shop.synthesis.queries`) when ``fit_queries`` is None or holds no usable
             photo; None: never. ``fusion.pairs`` records which: ``real`` or ``synthesised``.
 
-    With segmentation on, each part is given what it expects (``segment_option.takes_garment``):
+    With segmentation on, each part is given what it expects (``segmentation.step.takes_garment``):
     the cut-out garment for feature extractors, descriptors and models trained with
     ``--segment``, the whole picture for models trained on whole pictures. A model trained with
     other segment settings than these is used all the same, with a warning.
@@ -150,176 +168,33 @@ def embed_catalogue(
         weights=weights,
         image_size=image_size,
         descriptors=descriptors,
+        transform=step,
     )
-    embedder.transform = step
-    if step is not None:
-        embedder.parts = [EncoderWeighting(p.encoder, p.weight, takes_garment(p.encoder)) for p in embedder.parts]
     if models:
         warn_segment_mismatch(embedder, step)
     source = image_source(images)
     queries = read_table(fit_queries) if fit_queries is not None else None
-
     if fit_synthesised is not None and fit_synthesised < 2:
         raise InvalidParameter(f"synthesised pairs need at least 2 products, got {fit_synthesised}")
-    fitting = queries is not None or fit_synthesised is not None
-
-    def fit_on_queries(vectors: np.ndarray, items: pd.DataFrame) -> tuple[list[float], dict[str, Any]]:
-        fallback = None
-        if queries is not None:
-            try:
-                fit = fit_weights_on_queries(
-                    embedder, vectors, items, queries, source, split=fit_split, objective=fit_objective, batch_size=batch_size
-                )
-                return fit.model_weights, {**fit.as_dict(), "pairs": "real"}
-            except ManifestError as err:
-                if fit_synthesised is None:
-                    raise
-                fallback = str(err)
-                logger.warning("cannot fit the part weights on the user photos (%s): fitting on synthesised pairs instead", err)
-        else:
-            logger.info("no user photos to fit the part weights on: fitting on synthesised user->shop pairs")
-        fit, synthetic = fit_weights_on_synthesised(
-            embedder, vectors, items, source, products=int(fit_synthesised), objective=fit_objective,
-            batch_size=batch_size, max_pixels=max_pixels,
-        )
-        record = {**fit.as_dict(), "pairs": SYNTHESISED, "synthesis": synthetic.record()}
-        if fallback is not None:
-            record["fallback_reason"] = fallback
-        return fit.model_weights, record
-
     settings = {
         "backbone": backbone if not models else None,
         "weights": str(weights) if not models else None,
         "models": [part.encoder.name for part in embedder.parts] if models else None,
         "descriptors": descriptors,
     }
-    return build_index(
-        frame,
-        source,
-        embedder,
-        output,
-        index_type=index_type,
-        batch_size=batch_size,
-        max_pixels=max_pixels,
-        settings=settings,
-        fit_weights=fit_on_queries if fitting else None,
-    )
 
-
-def fit_weights_on_queries(
-    embedder: Embedder,
-    vectors: np.ndarray,
-    items: pd.DataFrame,
-    queries: pd.DataFrame,
-    source: Any,
-    *,
-    split: str | None = "val",
-    objective: str = "mrr",
-    step: float = 0.1,
-    batch_size: int = 32,
-) -> Any:
-    """Fit the part weights of a catalogue's vectors on user photos whose ``pair_id`` it holds.
-
-    Returns:
-        A :class:`street2shop.index.fusion.FusionFit` (weights in the embedder's part order).
-
-    Raises:
-        InvalidParameter: fewer than two parts.
-        ManifestError: no usable query (no pair_id, none in the catalogue, none in ``split``).
-    """
-    from street2shop.evaluation.retrieval import queries_in_gallery
-
-    if len(embedder.parts) < 2:
-        raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
-    if "pair_id" not in items.columns:
-        raise ManifestError("the catalogue has no pair_id column: nothing links the user photos to its products")
-    rows = queries_in_gallery(queries, items)
-    if split is not None:
-        if "split" not in rows.columns:
-            raise ManifestError(f"the queries have no 'split' column to pick split {split!r} from")
-        rows = rows[rows["split"].astype(str) == split].reset_index(drop=True)
-    if rows.empty:
-        raise ManifestError("no user photo whose pair_id is in the catalogue" + (f" (split {split})" if split else "") + ": nothing to fit weights on")
-    embedded = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, progress_label="fit-weights queries")
-    for row in embedded.errors.head(20).itertuples():
-        logger.warning("fit-weights query %s: %s", row.image, row.reason)
-    fit = _fit_parts(
-        embedder, embedded.vectors, rows["pair_id"].astype(str).to_numpy()[embedded.rows], vectors, items, "pair_id",
-        objective=objective, step=step,
-    )
-    fit.validation["unreadable_queries"] = int(len(embedded.errors))
-    return fit
-
-
-def fit_weights_on_synthesised(
-    embedder: Embedder,
-    vectors: np.ndarray,
-    items: pd.DataFrame,
-    source: Any,
-    *,
-    products: int = DEFAULT_PRODUCTS,
-    seed: int = 0,
-    objective: str = "mrr",
-    step: float = 0.1,
-    batch_size: int = 32,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
-) -> tuple[Any, SyntheticQueries]:
-    """Fit the part weights of a catalogue's vectors on synthesised user photos of its own products.
-
-    One street-like view of one shop picture per picked product
-    (:func:`street2shop.synthesis.queries.synthesise_queries`), embedded like a real photo (the
-    embedder's segmentation reaches the parts that expect the garment); its pair is its
-    product's ``pair_id``, or its ``product_id`` when the catalogue has no pair ids.
-
-    Returns:
-        The :class:`street2shop.index.fusion.FusionFit` and the synthesised queries.
-
-    Raises:
-        InvalidParameter: fewer than two parts.
-        ManifestError: fewer than two products whose picture could be cut out.
-    """
-    from street2shop.synthesis.queries import synthesise_queries
-
-    if len(embedder.parts) < 2:
-        raise InvalidParameter("fitting weights needs an embedding of at least two parts (models, descriptors)")
-    transform = embedder.transform
-    synthetic = synthesise_queries(
-        items, source, products=products, seed=seed, max_pixels=max_pixels,
-        segment=transform.params if isinstance(transform, SegmentStep) else None,
-    )
-    query_vectors = embedder.embed_arrays(list(synthetic.views), batch_size=batch_size)
-    fit = _fit_parts(embedder, query_vectors, synthetic.pairs, vectors, items, synthetic.pair_column, objective=objective, step=step)
-    fit.validation["unusable_pictures"] = int(len(synthetic.errors))
-    return fit, synthetic
-
-
-def _fit_parts(
-    embedder: Embedder,
-    query_vectors: np.ndarray,
-    query_pairs: np.ndarray,
-    vectors: np.ndarray,
-    items: pd.DataFrame,
-    pair_column: str,
-    *,
-    objective: str,
-    step: float,
-) -> Any:
-    """:func:`street2shop.index.fusion.fit_part_weights` on embedded queries against the catalogue's vectors."""
-    from street2shop.index.fusion import fit_part_weights, split_parts
-
-    layout = embedder.layout()
-    fit = fit_part_weights(
-        split_parts(query_vectors, layout),
-        split_parts(vectors, layout),
-        query_pairs,
-        items[pair_column].astype(str).to_numpy(),
-        items["product_id"].astype(str).to_numpy(),
-        objective=objective,
-        step=step,
-    )
-    for warning in fit.warnings:
-        logger.warning("fit-weights: %s", warning)
-    return fit
+    catalogue = embed_manifest(frame, source, embedder, batch_size=batch_size, max_pixels=max_pixels)
+    fusion = None
+    if queries is not None or fit_synthesised is not None:
+        fit, pairs = fit_weights_with_fallback(
+            embedder, catalogue.vectors, catalogue.items, source, queries=queries, split=fit_split,
+            synthesised=fit_synthesised, objective=fit_objective, batch_size=batch_size, max_pixels=max_pixels,
+        )
+        fusion = {**fit.as_dict(), **pairs}
+        # Re-weighted, not re-encoded: each part keeps its unit vectors.
+        catalogue = replace(catalogue, vectors=reweighted(catalogue.vectors, embedder.layout(), fit.model_weights))
+        embedder = embedder.with_weights(fit.model_weights)
+    return publish_index(catalogue, embedder, output, index_type=index_type, settings=settings, fusion=fusion)
 
 
 def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[str]:
@@ -341,58 +216,149 @@ def warn_segment_mismatch(embedder: Embedder, step: SegmentStep | None) -> list[
     return warnings
 
 
-def evaluate_catalogue(
+@dataclass
+class BuildReport:
+    """What :func:`build_index` did."""
+
+    indexed: int
+    errors: pd.DataFrame  # row, image, reason
+    info: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class EmbeddedCatalogue:
+    """A catalogue's vectors and item table (one row per vector), and the rows that could not be embedded."""
+
+    vectors: np.ndarray
+    items: pd.DataFrame
+    errors: pd.DataFrame  # row, image, reason: manifest errors and unreadable pictures
+    predicted: tuple[str, ...] = ()  # the item columns the attribute models filled in
+
+
+def build_index(
+    manifest: pd.DataFrame,
+    source: Any,
+    embedder: Embedder,
+    output: Any,
     *,
-    index: Any,
-    queries: str | Path | pd.DataFrame,
-    images: Any,
-    ks: Sequence[int] = DEFAULT_KS,
+    index_type: str = "flat",
     batch_size: int = 32,
-    report: Any = None,
-) -> EvaluationResult:
-    """Evaluate an index with user photos (``street2shop evaluate``, recipe ``street2shop-evaluate``).
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    settings: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Embed every manifest row and publish the index folder to ``output`` in one atomic step.
 
     Args:
-        index: an index folder (path or managed folder) or a loaded ``SearchIndex``.
-        report: where to publish the HTML/PNG report (an ``OutputDir``), or None.
-    """
-    from street2shop.evaluation.report import write_evaluation_report
-
-    loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
-    source = image_source(images)
-    result = evaluate_retrieval(loaded, read_table(queries), source, ks=ks, batch_size=batch_size)
-    if report is not None:
-        write_evaluation_report(result, loaded, source, report)
-    return result
-
-
-def compare_parts(index: SearchIndex, queries: pd.DataFrame, images: Any, *, ks: Sequence[int] = (1, 10, 20), batch_size: int = 32) -> pd.DataFrame:
-    """User->shop retrieval of each part of a multi-part index alone, with equal weights and as indexed.
+        manifest: one row per image (design §3).
+        source: reads the ``image`` values (an ``ImageSource``).
+        embedder: the encoders that make the vectors; they are bundled into the folder. When its
+            transform is a ``SegmentStep`` (the ``segment`` option), its settings are recorded in
+            ``index.json`` and its mask model is bundled, so queries are segmented the same way.
+        output: where to publish (an ``OutputDir``); untouched if anything fails.
+        index_type: ``flat``, ``ivf`` or ``hnsw``.
+        settings: extra facts recorded in ``index.json`` (backbone, weights source, segment...).
 
     Returns:
-        One row per method: ``method``, ``top_<k>`` for each k, ``mrr``; unreadable queries count as misses.
+        The number of items indexed and the rows that could not be (manifest errors and bad images).
     """
-    from street2shop.evaluation.retrieval import queries_in_gallery
-    from street2shop.index.fusion import fused_scores, product_ranks, retrieval_scores, split_parts, stored_vectors
+    catalogue = embed_manifest(manifest, source, embedder, batch_size=batch_size, max_pixels=max_pixels)
+    return publish_index(catalogue, embedder, output, index_type=index_type, settings=settings)
 
-    rows = queries_in_gallery(queries, index.items)
+
+def embed_manifest(
+    manifest: pd.DataFrame, source: Any, embedder: Embedder, *, batch_size: int = 32, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> EmbeddedCatalogue:
+    """Embed every usable manifest row; the item table gets the attribute models' ``predicted_<model>`` columns.
+
+    Raises:
+        ManifestError: no usable row, or no readable picture.
+    """
+    check = validate_manifest(manifest)
+    rows = check.rows.reset_index(drop=True)
     if rows.empty:
-        raise ManifestError("no query (source=user with a pair_id found in the index) to compare the parts on")
-    embedded = index.embedder.embed_source(image_source(images), rows["image"].tolist(), batch_size=batch_size, progress_label="queries")
-    layout = index.info["layout"]
-    catalogue = stored_vectors(index.vectors)
-    query_parts, gallery_parts = split_parts(embedded.vectors, layout), split_parts(catalogue, layout)
-    pairs = rows["pair_id"].astype(str).to_numpy()[embedded.rows]
-    gallery_pairs, products = index.items["pair_id"].astype(str).to_numpy(), index.items["product_id"].astype(str).to_numpy()
-    methods = {name: query_parts[name] @ gallery_parts[name].T for name in query_parts}
-    if len(layout) > 1:
-        methods["all parts, equal weights"] = fused_scores(query_parts, gallery_parts, {name: 1.0 for name in query_parts})
-        label = "all parts, fitted weights (the index)" if index.info.get("fusion") else "all parts, the index's weights"
-        methods[label] = embedded.vectors @ catalogue.T
-    table = []
-    for method, scores in methods.items():
-        ranks = np.zeros(len(rows), dtype=np.int64)  # unreadable queries stay at 0: a miss
-        ranks[embedded.rows] = product_ranks(scores, pairs, gallery_pairs, products)
-        scored = retrieval_scores(ranks, ks)
-        table.append({"method": method, **{f"top_{k}": scored["top_k"][str(k)] for k in ks}, "mrr": scored["mrr"]})
-    return pd.DataFrame(table)
+        raise ManifestError("no usable rows in the manifest: nothing to index" + _first_reasons(check.errors))
+    result = embedder.embed_source(source, rows["image"].tolist(), batch_size=batch_size, max_pixels=max_pixels)
+    image_errors = result.errors.assign(row=rows["_row"].to_numpy()[result.errors["row"].to_numpy(dtype=int)])
+    errors = merge_errors(check.errors, image_errors)
+    if len(result.rows) == 0:
+        raise ManifestError("none of the manifest's images could be read" + _first_reasons(errors))
+    items = rows.iloc[result.rows].reset_index(drop=True)
+    items = items.rename(columns={"_row": "manifest_row"})
+    predicted = predicted_columns(embedder, result.attributes, taken=set(items.columns))
+    for column, values in predicted.items():
+        items[column] = values
+    return EmbeddedCatalogue(vectors=result.vectors, items=items, errors=errors, predicted=tuple(predicted))
+
+
+def publish_index(
+    catalogue: EmbeddedCatalogue,
+    embedder: Embedder,
+    output: Any,
+    *,
+    index_type: str = "flat",
+    settings: dict[str, Any] | None = None,
+    fusion: dict[str, Any] | None = None,
+) -> BuildReport:
+    """Index the catalogue's vectors and publish the folder (``index.json`` records ``embedder``'s layout and transform).
+
+    Args:
+        fusion: how the part weights were fitted (``index.json``'s ``fusion``), or None.
+    """
+    items, predicted = catalogue.items, catalogue.predicted
+    vectors = VectorIndex(kind=index_type).fit(catalogue.vectors)
+    info = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "street2shop_version": __version__,
+        "count": int(len(items)),
+        "dim": int(catalogue.vectors.shape[1]),
+        "metric": "inner_product",
+        "index_type": index_type,
+        "layout": embedder.layout(),
+        "label_columns": label_columns(items, exclude=("manifest_row", *predicted)),
+        "predicted_columns": {column: name for column, name in zip(predicted, _attribute_names(embedder, predicted))},
+        "settings": {**dict(settings or {}), **segment_record(embedder.transform, bundled=True)},
+        "fusion": fusion,
+    }
+    with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
+        write_index_files(Path(staging), info, vectors, items, embedder)
+        output.publish(Path(staging))
+    errors = catalogue.errors
+    logger.info("indexed %d images (%d rows reported as errors)", len(items), len(errors))
+    return BuildReport(indexed=len(items), errors=errors.reset_index(drop=True), info=info)
+
+
+PREDICTED_PREFIX = "predicted_"
+
+
+def predicted_columns(embedder: Embedder, attributes: dict[str, Any], *, taken: set[str]) -> dict[str, list[str]]:
+    """Item-table columns ``predicted_<model>``: each attribute model's classes for each picture.
+
+    Single-label: the most probable class; multi-label: the classes at or above 0.5, '|'-joined.
+    """
+    from street2shop.models.predictions import predicted_labels
+
+    columns: dict[str, list[str]] = {}
+    for encoder in embedder.attribute_models:
+        column = PREDICTED_PREFIX + encoder.name
+        probabilities = attributes.get(encoder.name)
+        if probabilities is None or column in taken:
+            continue
+        hot = predicted_labels(probabilities, encoder.multilabel)
+        classes = encoder.classes or []
+        columns[column] = ["|".join(classes[i] for i in row.nonzero()[0]) for row in hot]
+    return columns
+
+
+def _attribute_names(embedder: Embedder, columns: dict[str, Any]) -> list[str]:
+    return [column[len(PREDICTED_PREFIX) :] for column in columns]
+
+
+
+def _first_reasons(errors: pd.DataFrame, limit: int = 3) -> str:
+    if errors.empty:
+        return ""
+    shown = "; ".join(f"row {r.row} ({r.image}): {r.reason}" for r in errors.head(limit).itertuples())
+    return f" ({len(errors)} rows reported; first: {shown})"
+

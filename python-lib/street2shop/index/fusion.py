@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from street2shop.errors import InvalidParameter
+from street2shop.ranking import product_ranks, retrieval_scores
 
 logger = logging.getLogger(__name__)
 
@@ -89,46 +90,6 @@ def stored_vectors(vector_index: Any) -> np.ndarray:
     except RuntimeError:  # an IVF index reconstructs only with its direct map
         faiss.extract_index_ivf(index).make_direct_map()
         return np.asarray(index.reconstruct_n(0, index.ntotal), dtype=np.float32)
-
-
-def product_ranks(
-    scores: np.ndarray, query_pairs: Sequence[str], gallery_pairs: Sequence[str], gallery_products: Sequence[str]
-) -> np.ndarray:
-    """Rank (1-based) of the first product sharing each query's pair id, best view per product.
-
-    A product's score is its best view's; ties count in the query's favour. 0 when no gallery
-    product has the query's pair id.
-    """
-    scores = np.asarray(scores, dtype=np.float32)
-    products, codes = np.unique(np.asarray(gallery_products, dtype=str), return_inverse=True)
-    order = np.argsort(codes, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(codes[order]) != 0])
-    product_scores = np.maximum.reduceat(scores[:, order], starts, axis=1)
-    pair_of_item = np.asarray(gallery_pairs, dtype=str)
-    ranks = np.zeros(len(scores), dtype=np.int64)
-    query_pairs = np.asarray(query_pairs, dtype=str)
-    for pair in np.unique(query_pairs):
-        wanted = np.zeros(len(products), dtype=bool)
-        wanted[np.unique(codes[pair_of_item == pair])] = True
-        if not wanted.any():
-            continue
-        rows = np.flatnonzero(query_pairs == pair)
-        block = product_scores[rows]
-        best = np.max(np.where(wanted, block, -np.inf), axis=1)
-        ranks[rows] = 1 + np.sum(block > best[:, None], axis=1)
-    return ranks
-
-
-def retrieval_scores(ranks: np.ndarray, ks: Sequence[int] = (1, 10, 20)) -> dict[str, Any]:
-    """Top-k hit rates and mean reciprocal rank from :func:`product_ranks` (queries without a match count as misses)."""
-    ranks = np.asarray(ranks)
-    found = ranks > 0
-    reciprocal = np.where(found, 1.0 / np.maximum(ranks, 1), 0.0)
-    return {
-        "top_k": {str(k): round(float(np.mean(found & (ranks <= k))), 4) for k in ks},
-        "mrr": round(float(np.mean(reciprocal)), 4),
-        "queries": int(len(ranks)),
-    }
 
 
 def fit_part_weights(

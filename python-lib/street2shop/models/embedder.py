@@ -53,6 +53,8 @@ class EncoderWeighting:
 class Embedder:
     """Encode pictures with one or several encoders; each part L2-normalised and weighted, then concatenated.
 
+    Built once with its parts and transform; :meth:`with_weights` makes a re-weighted copy.
+
     Args:
         encoders: the encoders, ``(encoder, weight)`` or ``(encoder, weight, transformed)``
             tuples, or ``EncoderWeighting`` values.
@@ -68,30 +70,34 @@ class Embedder:
     ):
         if not encoders:
             raise InvalidParameter("at least one encoder is needed to embed images")
-        self.parts = [
+        self.parts: tuple[EncoderWeighting, ...] = tuple(
             item if isinstance(item, EncoderWeighting) else EncoderWeighting(*item) if isinstance(item, tuple) else EncoderWeighting(item)
             for item in encoders
-        ]
+        )
         for part in self.parts:
             if part.weight <= 0:
                 raise InvalidParameter(f"encoder {part.encoder.name!r}: weight must be positive, got {part.weight}")
-        self.transform = transform
+        self._transform = transform
         self.sizes = sorted({part.encoder.image_size for part in self.parts})
         self._infer: list[Any] = []
+
+    @property
+    def transform(self) -> PixelTransform | None:
+        """The picture transform given to the ``transformed`` parts (e.g. a ``SegmentStep``), or None."""
+        return self._transform
 
     @property
     def inputs(self) -> list[tuple[int, bool]]:
         """The distinct model inputs: (size, transformed picture or not), in the order of ``prepare``."""
         return sorted({(part.encoder.image_size, part.transformed and self.transform is not None) for part in self.parts})
 
-    def set_weights(self, weights: Sequence[float]) -> None:
-        """Give each part (in order) a new weight, e.g. fitted on validation pairs."""
+    def with_weights(self, weights: Sequence[float]) -> Embedder:
+        """The same encoders and transform with a new weight for each part (in order), e.g. fitted on validation pairs."""
         if len(weights) != len(self.parts):
             raise InvalidParameter(f"{len(weights)} weight(s) for {len(self.parts)} part(s)")
-        self.parts = [EncoderWeighting(p.encoder, float(w), p.transformed) for p, w in zip(self.parts, weights)]
-        for part in self.parts:
-            if part.weight <= 0:
-                raise InvalidParameter(f"encoder {part.encoder.name!r}: weight must be positive, got {part.weight}")
+        return Embedder(
+            [EncoderWeighting(p.encoder, float(w), p.transformed) for p, w in zip(self.parts, weights)], transform=self.transform
+        )
 
     def _input_of(self, part: EncoderWeighting) -> int:
         return self.inputs.index((part.encoder.image_size, part.transformed and self.transform is not None))

@@ -21,6 +21,7 @@ from street2shop.images.load import load_images
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, fit_to_square
 from street2shop.manifest import read_table, validate_manifest
 from street2shop.progress import Progress
+from street2shop.ranking import retrieval_ranks, top_k_rates
 from street2shop.training.metric import EMBEDDING_LAYER, LossParams
 from street2shop.training.splits import HELD_OUT_NAMES, VALIDATION_NAMES
 from street2shop.synthesis.views import SynthesisParams
@@ -120,32 +121,6 @@ class EmbeddingReport:
 # --- Retrieval ---------------------------------------------------------------------------------------
 
 
-def retrieval_ranks(queries: np.ndarray, query_ids: np.ndarray, gallery: np.ndarray, gallery_ids: np.ndarray) -> np.ndarray:
-    """Per query, the 1-based rank of its product among the gallery's distinct products (by best picture); 0 if absent.
-
-    Vectors are L2-normalised, so the inner product is the cosine.
-    """
-    query_ids, gallery_ids = np.asarray(query_ids), np.asarray(gallery_ids)
-    codes, inverse = np.unique(gallery_ids, return_inverse=True)
-    scores = np.asarray(queries, np.float32) @ np.asarray(gallery, np.float32).T
-    best = np.full((len(queries), len(codes)), -np.inf, np.float32)
-    for j in range(len(codes)):  # a product's score is its best picture's
-        best[:, j] = scores[:, inverse == j].max(axis=1)
-    ranks = np.zeros(len(queries), dtype=np.int64)
-    lookup = {code: j for j, code in enumerate(codes)}
-    for i, wanted in enumerate(query_ids):
-        j = lookup.get(wanted)
-        if j is not None:
-            ranks[i] = 1 + int(np.sum(best[i] > best[i, j]))
-    return ranks
-
-
-def top_k_rates(ranks: np.ndarray, ks=TOP_K) -> dict[str, float]:
-    """Share of queries whose product is in the top k, per k."""
-    ranks = np.asarray(ranks)
-    return {str(k): float(np.mean((ranks > 0) & (ranks <= k))) if len(ranks) else 0.0 for k in ks}
-
-
 def embed_pixels(model: Any, pixels: np.ndarray, batch_size: int = 64) -> np.ndarray:
     """Embed uint8 ``(n, S, S, 3)`` pictures in inference mode."""
     if len(pixels) == 0:
@@ -165,7 +140,7 @@ class _Validation:
     def evaluate(self, model: Any) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
         gallery, queries = embed_pixels(model, self.gallery), embed_pixels(model, self.queries)
         ranks = retrieval_ranks(queries, self.query_ids, gallery, self.gallery_ids)
-        return top_k_rates(ranks), ranks, (queries @ gallery.T if len(queries) else np.zeros((0, len(gallery))))
+        return top_k_rates(ranks, TOP_K), ranks, (queries @ gallery.T if len(queries) else np.zeros((0, len(gallery))))
 
 
 # --- The job -----------------------------------------------------------------------------------------
@@ -321,12 +296,12 @@ def train_embedding_model(
         settings.learning_rate, decay_steps=max(settings.epochs * steps, 1), decay_rate=settings.final_learning_rate / settings.learning_rate
     )
     trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss_function(settings.loss), jit_compile=False)
-    keeper = _keeper_class()(model, validation, settings.patience, settings.time_budget_s)
+    keeper, rows = _retrieval_keeper(model, trainer, validation, settings)
     started = time.monotonic()
     trainer.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, callbacks=[keeper], verbose=0, shuffle=False)
     seconds = time.monotonic() - started
     keeper.restore()
-    history = pd.DataFrame(keeper.rows)
+    history = pd.DataFrame(rows)
     final, ranks, scores = validation.evaluate(model)
     logger.info("training %s after %d epoch(s) in %.1f s; best epoch %d: top-1 %.3f, top-10 %.3f", keeper.stopped, len(history), seconds, keeper.best_epoch, final["1"], final["10"])
     metrics = {
@@ -396,67 +371,33 @@ def _subset(cutouts: Any, positions: np.ndarray) -> Any:
     )
 
 
-def _keeper_class():
+def _retrieval_keeper(embedding: Any, trainer: Any, validation: _Validation, settings: EmbeddingSettings) -> tuple[Any, list[dict[str, Any]]]:
+    """A ``KeepBest`` scoring validation retrieval each epoch (top-10, then top-1), and the history rows it fills.
+
+    It keeps the embedding's weights (not the training model's) and stops on patience, a
+    non-finite loss or the time budget.
+    """
     import keras
 
-    class KeepBestRetrieval(keras.callbacks.Callback):
-        """Scores validation retrieval each epoch; keeps the best weights (top-10, then top-1); stops on patience, NaN or time."""
+    from street2shop.training.callbacks import KeepBest
 
-        def __init__(self, embedding: Any, validation: _Validation, patience: int, budget: float | None):
-            super().__init__()
-            self.embedding, self.validation, self.patience, self.budget = embedding, validation, patience, budget
-            self.best, self.best_epoch, self.wait = (-1.0, -1.0), 0, 0
-            self.best_values: list[np.ndarray] | None = None
-            self.rows: list[dict[str, Any]] = []
-            self.stopped = "completed"
-            self.started = self.epoch_started = time.monotonic()
+    rows: list[dict[str, Any]] = []
 
-        def on_train_begin(self, logs=None):
-            self.started = time.monotonic()
-            self.best_values = [np.array(v) for v in self.embedding.get_weights()]
+    def score(epoch: int, logs: dict[str, Any], started: float) -> tuple[float, float] | None:
+        loss = float(logs.get("loss", math.nan))
+        if not math.isfinite(loss):
+            return None
+        rates, _, _ = validation.evaluate(embedding)
+        try:
+            rate = float(keras.ops.convert_to_numpy(trainer.optimizer.learning_rate))
+        except (AttributeError, TypeError, ValueError):
+            rate = math.nan
+        row = {"epoch": epoch, "loss": loss, **{f"val_top{k}": v for k, v in rates.items()}, "lr": rate, "seconds": round(time.monotonic() - started, 2)}
+        rows.append(row)
+        logger.info("epoch %d: loss %.4f, validation top-1 %.3f, top-10 %.3f (%.1f s)", epoch, loss, rates["1"], rates["10"], row["seconds"])
+        return (rates["10"], rates["1"])
 
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.monotonic()
-
-        def on_train_batch_end(self, batch, logs=None):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                logger.warning("loss became %s at batch %d: stopping, keeping the best weights", loss, batch + 1)
-                self.stopped = "nan"
-                self.model.stop_training = True
-
-        def on_epoch_end(self, epoch, logs=None):
-            loss = float((logs or {}).get("loss", math.nan))
-            if self.stopped == "nan" or not math.isfinite(loss):
-                self.stopped = "nan"
-                self.model.stop_training = True
-                return
-            rates, _, _ = self.validation.evaluate(self.embedding)
-            try:
-                rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-            except (AttributeError, TypeError, ValueError):
-                rate = math.nan
-            row = {"epoch": epoch + 1, "loss": loss, **{f"val_top{k}": v for k, v in rates.items()}, "lr": rate, "seconds": round(time.monotonic() - self.epoch_started, 2)}
-            self.rows.append(row)
-            logger.info("epoch %d: loss %.4f, validation top-1 %.3f, top-10 %.3f (%.1f s)", epoch + 1, loss, rates["1"], rates["10"], row["seconds"])
-            score = (rates["10"], rates["1"])
-            if score > self.best:
-                self.best, self.best_epoch, self.wait = score, epoch + 1, 0
-                self.best_values = [np.array(v) for v in self.embedding.get_weights()]
-            else:
-                self.wait += 1
-                if self.wait >= self.patience:
-                    self.stopped = "early_stopping"
-                    self.model.stop_training = True
-            if self.budget is not None and time.monotonic() - self.started >= self.budget and not self.model.stop_training:
-                self.stopped = "time_budget"
-                self.model.stop_training = True
-
-        def restore(self) -> None:
-            if self.best_values is not None:
-                self.embedding.set_weights(self.best_values)
-
-    return KeepBestRetrieval
+    return KeepBest(settings.patience, score, weights_of=embedding, budget_s=settings.time_budget_s), rows
 
 
 def _write_folder(directory, encoder, history, metrics, validation, ranks, scores, views, settings, shop_rows, shop_ids, train_ids, val_ids, errors) -> None:

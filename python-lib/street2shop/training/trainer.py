@@ -1,4 +1,4 @@
-"""The fit loop: Adam with a decaying learning rate, early stopping on a validation score, best weights kept, NaN stops cleanly."""
+"""The fit loop: Adam with a decaying learning rate, early stopping on a validation score, best weights kept, NaN stops cleanly (``training.callbacks``)."""
 
 from __future__ import annotations
 
@@ -111,80 +111,37 @@ class FitResult:
         }
 
 
-def _keeper_class():
+def keep_best_monitor(model: Any, patience: int, monitor: str) -> Any:
+    """The early-stopping callback of :func:`fit`: a ``KeepBest`` watching ``val_<monitor>``, ties to the lower validation loss.
+
+    ``loss`` is minimised, the other scores maximised; a non-finite validation loss or score
+    stops training. Each epoch's line is logged, with the learning rate added to its logs.
+    """
     import keras
-    import numpy as np
 
-    class KeepBest(keras.callbacks.Callback):
-        """Keeps the weights of the best validation score; stops on patience or on a non-finite loss.
+    from street2shop.training.callbacks import KeepBest
 
-        Weights are kept per variable object, so freezing or unfreezing layers between phases
-        does not change what is restored.
-        """
+    higher = -1.0 if monitor == "loss" else 1.0
 
-        def __init__(self, patience: int, monitor: str):
-            super().__init__()
-            self.patience = patience
-            self.monitor = monitor
-            self.sign = 1.0 if monitor == "loss" else -1.0  # compared as "lower is better"
-            self.best = (math.inf, math.inf)  # (signed score, validation loss for ties)
-            self.best_epoch = 0
-            self.best_values: list[tuple[Any, Any]] | None = None
-            self.wait = 0
-            self.epoch_offset = 0
-            self.stopped = "completed"
-            self.epoch_started = time.monotonic()
+    def score(epoch: int, logs: dict[str, Any], started: float) -> tuple[float, float] | None:
+        val_loss = float(logs.get("val_loss", math.nan))
+        value = float(logs.get(f"val_{monitor}", math.nan))
+        if not math.isfinite(val_loss) or not math.isfinite(value):
+            logger.warning("validation loss became %s: stopping, keeping the best weights", val_loss)
+            return None
+        return (higher * value, -val_loss)
 
-        def snapshot(self) -> list[tuple[Any, Any]]:
-            return [(v, np.array(v.numpy(), copy=True)) for v in self.model.weights]
+    def report(epoch: int, logs: dict[str, Any] | None, started: float) -> None:
+        if logs is None:
+            return
+        try:
+            logs["lr"] = float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+        except (AttributeError, TypeError, ValueError):
+            pass
+        shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
+        logger.info("epoch %d: %s (%.1f s)", epoch, shown, time.monotonic() - started)
 
-        def on_train_begin(self, logs=None):
-            if self.best_values is None:
-                self.best_values = self.snapshot()  # the starting point, if no epoch ever gets better
-
-        def on_train_batch_end(self, batch, logs=None):
-            loss = (logs or {}).get("loss")
-            if loss is not None and not math.isfinite(float(loss)):
-                logger.warning("loss became %s at batch %d: stopping, keeping the best weights", loss, batch + 1)
-                self.stopped = "nan"
-                self.model.stop_training = True
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            if logs is not None:
-                try:
-                    logs["lr"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
-                except (AttributeError, TypeError, ValueError):
-                    pass
-                shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
-                logger.info("epoch %d: %s (%.1f s)", self.epoch_offset + epoch + 1, shown, time.monotonic() - self.epoch_started)
-            if self.stopped == "nan":
-                return
-            logs = logs or {}
-            val_loss = float(logs.get("val_loss", math.nan))
-            score = float(logs.get(f"val_{self.monitor}", math.nan))
-            if not math.isfinite(val_loss) or not math.isfinite(score):
-                logger.warning("validation loss became %s: stopping, keeping the best weights", val_loss)
-                self.stopped = "nan"
-                self.model.stop_training = True
-                return
-            current = (self.sign * score, val_loss)
-            if current < self.best:
-                self.best, self.best_epoch, self.wait = current, self.epoch_offset + epoch + 1, 0
-                self.best_values = self.snapshot()
-                return
-            self.wait += 1
-            if self.wait >= self.patience:
-                self.stopped = "early_stopping"
-                self.model.stop_training = True
-
-        def restore(self) -> None:
-            for variable, value in self.best_values or []:
-                variable.assign(value)
-
-    return KeepBest
+    return KeepBest(patience, score, report=report)
 
 
 def fit(
@@ -212,7 +169,7 @@ def fit(
     monitor = params.monitored(multilabel=multilabel)
     if monitor != "loss" and not any(getattr(m, "name", None) == monitor for m in metrics):
         raise InvalidParameter(f"early stopping watches {monitor!r}, which is not among the model's metrics")
-    keeper = _keeper_class()(params.patience, monitor)
+    keeper = keep_best_monitor(model, params.patience, monitor)
     backbone = _find_backbone(model)
     frames = []
     started = time.monotonic()
@@ -251,7 +208,7 @@ def fit(
         history=history,
         best_epoch=keeper.best_epoch,
         monitor=monitor,
-        best_value=keeper.sign * keeper.best[0] if math.isfinite(keeper.best[0]) else math.nan,
+        best_value=math.nan if keeper.best is None else -keeper.best[0] if monitor == "loss" else keeper.best[0],
         stopped=keeper.stopped,
         seconds=time.monotonic() - started,
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from street2shop.dss import recipe_io
 from street2shop.dss.params import evaluate_params
 from street2shop.evaluation.retrieval import DEFAULT_KS
-from street2shop.index.build import evaluate_catalogue
+from street2shop.evaluation.job import evaluate_catalogue
 from street2shop.storage.managed_folder import FolderImageStore
 from street2shop.storage.publish import FolderOutputDir
 

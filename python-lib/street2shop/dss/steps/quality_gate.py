@@ -26,7 +26,7 @@ class QualityGateFailed(Street2ShopError):
 def main() -> dict[str, Any]:
     """Evaluate the index on the queries, set the figures as scenario variables, fail under the threshold."""
     from street2shop.evaluation.retrieval import DEFAULT_KS
-    from street2shop.index.build import evaluate_catalogue
+    from street2shop.evaluation.job import evaluate_catalogue
     from street2shop.storage.managed_folder import FolderImageStore
 
     # 1. Read the config and the inputs.
