@@ -1,6 +1,6 @@
 """Recipe street2shop-evaluate: index folder + queries + pictures -> metrics dataset (+ report folder).
 
-``main`` calls :func:`street2shop.index.build.evaluate_catalogue`.
+``main`` calls :func:`street2shop.evaluation.job.evaluate_catalogue`.
 """
 
 from __future__ import annotations

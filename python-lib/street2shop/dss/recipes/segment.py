@@ -1,6 +1,6 @@
 """Recipe street2shop-segment: manifest + pictures (+ mask model) -> segmented pictures and masks folder + boxes dataset.
 
-``main`` calls :func:`street2shop.segmentation.garment.segment_images`.
+``main`` calls :func:`street2shop.segmentation.job.segment_images`.
 """
 
 from __future__ import annotations

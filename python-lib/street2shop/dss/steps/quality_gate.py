@@ -1,6 +1,6 @@
 """Step street2shop-quality-gate: top-k accuracy of an index on user photos; fails under the threshold.
 
-``main`` evaluates with :func:`street2shop.index.build.evaluate_catalogue` and sets the figures as
+``main`` evaluates with :func:`street2shop.evaluation.job.evaluate_catalogue` and sets the figures as
 scenario variables.
 """
 
