@@ -1,7 +1,7 @@
 """Benchmark: the scraper's request rate against its politeness bound, and HTML pages parsed per CPU second.
 
 Run: ``.venv/bin/python bench/scrape_rate.py`` (about 30 s on 2 cores). It serves the test marketplace
-(tests/marketplace_fixture.py, faults off) on 127.0.0.1, crawls it with a set per-host delay, and
+(tests/support/marketplace_fixture.py, faults off) on 127.0.0.1, crawls it with a set per-host delay, and
 compares the achieved request rate with the bound 1/delay and with a baseline loop that sleeps the
 delay after each response (Scrapy's DOWNLOAD_DELAY semantics). Then it times HTML parsing +
 extraction of the crawled pages against BeautifulSoup's pure-Python parser and bare lxml.
@@ -22,7 +22,7 @@ from pathlib import Path
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "python-lib"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "python-lib"), str(ROOT / "tests" / "support")]
 
 from bs4 import BeautifulSoup  # noqa: E402
 from lxml import html as lxml_html  # noqa: E402
