@@ -461,11 +461,13 @@ def test_webapp_client_serves_a_route_and_leaves_the_process_clean(project):
     assert client.get("/hello?file=a.jpg").get_json()["text"] == "AAA"
 
 
-def test_apinode_exception_carries_the_http_status(tmp_path):
+def test_apinode_module_is_empty_as_in_dss9(tmp_path):
+    """DSS 9's ``dataiku/apinode/__init__.py`` is empty: the exception class is the function server's, at request time."""
     with InProcessDouble({}, [str(DOUBLE_DIR)], tmp_path):
-        from dataiku.apinode import DkuCustomApiException
+        import dataiku.apinode
 
-        err = DkuCustomApiException("not authorised", http_status_code=401)
-        default = DkuCustomApiException("boom")
-    assert (str(err), err.http_status_code, default.http_status_code) == ("not authorised", 401, 500)
+        names = [name for name in vars(dataiku.apinode) if not name.startswith("__")]
+        with pytest.raises(ImportError, match="cannot import name 'DkuCustomApiException'"):
+            from dataiku.apinode import DkuCustomApiException  # noqa: F401
+    assert names == []
     assert "dataiku" not in sys.modules and "dataiku.apinode" not in sys.modules

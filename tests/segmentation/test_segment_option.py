@@ -126,7 +126,7 @@ def test_the_endpoint_and_the_local_server_segment_queries(workspace, segmented_
 
     catalog = pd.read_csv(workspace["catalog"], dtype=str)
     body = {"image": b64((workspace["images"] / catalog.iloc[4]["image"]).read_bytes()), "k": 2}
-    handle = load_endpoint([str(segmented_index)], api_exception=RuntimeError)
+    handle = load_endpoint([str(segmented_index)])
     answer = handle(body)
     assert answer["query"]["segmented"] is True and answer["results"][0]["product_id"] == catalog.iloc[4]["product_id"]
 

@@ -15,7 +15,7 @@ from PIL import Image
 
 import apinode_emulator
 from dss_harness import REPO_ROOT
-from serving_support import b64, build_tiny_index, double_apinode
+from serving_support import b64, build_tiny_index
 from street2shop.images.decode import encode_jpeg, encode_png
 from street2shop.serving.deploy import ENDPOINT_CODE_RESOURCE, LIB_ZIP, bundle_python_lib, endpoint_config
 from street2shop.serving.recommend import ApiError, Limits, Recommender, parse_request
@@ -148,8 +148,9 @@ def test_page_config_lists_the_filter_values(recommender):
 
 
 def test_endpoint_code_defines_one_function_and_raises_the_api_nodes_exception(built, library):
-    exception = double_apinode().DkuCustomApiException
-    function = apinode_emulator.load_function(str(CODE), [str(built[0]), str(library)], exception)
+    exception = apinode_emulator.DkuCustomApiException
+    # Any configured function name works: the file defines exactly one function (DSS 9 then ignores the name).
+    function = apinode_emulator.load_function(str(CODE), [str(built[0]), str(library)], function_name="api_py_function")
     assert function.__name__ == "recommend"
     status, answer = apinode_emulator.call(function, json.dumps({"image": b64(picture(built, 1)), "filters": {"type": "dresses"}}), exception)
     assert status == 200 and len(answer["results"]) == 3  # default_k of the library folder's endpoint.json
@@ -171,6 +172,20 @@ def test_endpoint_code_defines_one_function_and_raises_the_api_nodes_exception(b
         assert answer["message"], label
 
 
+def run_emulator(tmp_path, folders, bodies, *flags):
+    """The emulator in a fresh process that has only the double's (empty) ``dataiku.apinode``, no python-lib."""
+    (tmp_path / "folders.json").write_text(json.dumps(folders))
+    (tmp_path / "requests.json").write_text(json.dumps([json.dumps(b) for b in bodies]))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("DKU")}
+    env["PYTHONPATH"] = str(REPO_ROOT / "tests" / "support" / "dss_double")
+    done = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "tests" / "support" / "apinode_emulator.py"), str(CODE), "folders.json", "requests.json", "out.json", *flags],
+        cwd=tmp_path, env=env, timeout=300, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((tmp_path / "out.json").read_text())
+
+
 def test_bundled_library_serves_in_a_fresh_process_like_the_api_node(built, library, tmp_path):
     """The API node has no plugin python-lib: the endpoint must import street2shop from the zip."""
     names = zipfile.ZipFile(library / LIB_ZIP).namelist()
@@ -183,17 +198,32 @@ def test_bundled_library_serves_in_a_fresh_process_like_the_api_node(built, libr
         {"image": None, "k": [1]},
         {"image": b64(picture(built, 4)), "k": 1},  # still answering after the bad ones
     ]
-    (tmp_path / "folders.json").write_text(json.dumps([str(built[0]), str(library)]))
-    (tmp_path / "requests.json").write_text(json.dumps([json.dumps(b) for b in bodies]))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH",) and not k.startswith("DKU")}
-    env["PYTHONPATH"] = str(REPO_ROOT / "tests" / "support" / "dss_double")  # dataiku.apinode only: no python-lib
-    subprocess.run(
-        [sys.executable, str(REPO_ROOT / "tests" / "support" / "apinode_emulator.py"), str(CODE), "folders.json", "requests.json", "out.json"],
-        cwd=tmp_path, env=env, check=True, timeout=300, capture_output=True,
-    )
-    out = json.loads((tmp_path / "out.json").read_text())
+    out = run_emulator(tmp_path, [str(built[0]), str(library)], bodies)
     assert out["street2shop_file"].startswith(str(library / LIB_ZIP))
     statuses = [status for status, _ in out["responses"]]
     assert statuses == [200, 413, 400, 200]
     assert out["responses"][0][1]["results"][0]["product_id"] == built[2].iloc[4]["product_id"]
     assert "too large" in out["responses"][1][1]["message"]
+
+
+def test_endpoint_loads_as_dss9_runs_it_and_names_the_status_without_the_exception_class(built, library, tmp_path):
+    """DSS 9: only ``folders`` in the globals, an empty ``dataiku.apinode``, no DkuCustomApiException at all."""
+    bodies = [{"image": b64(picture(built, 3)), "k": 1}, {"image": b64(b"%PDF-1.4 hello")}, {"k": 2}]
+    out = run_emulator(tmp_path, [str(built[0]), str(library)], bodies, "--dss9")
+    assert out["function"] == "recommend"
+    (ok, good), (bad_status, bad), (missing_status, missing) = out["responses"]
+    assert ok == 200 and good["results"][0]["product_id"] == built[2].iloc[3]["product_id"]
+    assert bad_status == 500 and bad["message"].startswith("EndpointError: HTTP 400: ") and "cannot be used" in bad["message"]
+    assert missing_status == 500 and "HTTP 400: missing field 'image'" in missing["message"]
+
+
+def test_emulator_counts_every_function_and_picks_the_configured_name(tmp_path):
+    code = tmp_path / "endpoint.py"
+    code.write_text("from os.path import join\n\ndef helper():\n    return 1\n\ndef serve(**data):\n    return {'n': len(folders)}\n")
+    assert apinode_emulator.load_function(str(code), ["a", "b"], function_name="serve")(x=1) == {"n": 2}
+    with pytest.raises(Exception, match='No function "recommend" defined'):
+        apinode_emulator.load_function(str(code), [])  # join, helper and serve: three functions, none named recommend
+    early = tmp_path / "early.py"
+    early.write_text("E = DkuCustomApiException\n\ndef f():\n    return 1\n")
+    with pytest.raises(NameError, match="DkuCustomApiException"):
+        apinode_emulator.load_function(str(early), [])

@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import base64
-import importlib.util
-import sys
-import types
 from pathlib import Path
 
 import pandas as pd
 
-from dss_harness import DOUBLE_DIR
 from tiny_models import tiny_encoder, write_catalogue
 
 
@@ -32,13 +28,3 @@ def build_tiny_index(root: Path, *, n_products: int = 6, out: Path | None = None
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
-
-def double_apinode() -> types.ModuleType:
-    """The double's ``dataiku.apinode`` module, loaded by path (the test process never imports ``dataiku``)."""
-    name = "_dss_double_apinode"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, DOUBLE_DIR / "dataiku" / "apinode" / "__init__.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]

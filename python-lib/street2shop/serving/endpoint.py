@@ -28,16 +28,45 @@ def read_limits(folders: Sequence[str]) -> Limits:
     return Limits()
 
 
-def load_endpoint(folders: Sequence[str], *, api_exception: Callable[..., Exception]) -> Callable[[dict[str, Any]], dict[str, Any]]:
+class EndpointError(RuntimeError):
+    """A refused request where the API node offers no ``DkuCustomApiException`` (it then answers 500)."""
+
+    def __init__(self, message: str, status: int):
+        super().__init__(f"HTTP {status}: {message}")
+        self.message = message
+        self.http_status_code = status
+
+
+class EndpointHandler:
+    """Answers request bodies with a loaded :class:`Recommender`.
+
+    An object rather than a closure: DSS's function server counts every function object in the
+    endpoint file's namespace, and the file must define exactly one (its served function).
+    """
+
+    def __init__(self, recommender: Recommender):
+        self.recommender = recommender
+
+    def __call__(self, data: dict[str, Any], api_exception: Callable[..., Exception] | None = None) -> dict[str, Any]:
+        """The response for ``data``; a bad request raises ``api_exception(message, http_status_code=4xx)``,
+        or :class:`EndpointError` when the API node offers no such class."""
+        try:
+            return self.recommender.handle(data)
+        except ApiError as err:
+            if api_exception is None:
+                raise EndpointError(err.message, err.status) from None
+            raise api_exception(err.message, http_status_code=err.status) from None
+
+
+def load_endpoint(folders: Sequence[str]) -> EndpointHandler:
     """Load the index of ``folders[0]`` and return the request handler.
 
     Args:
         folders: the endpoint's managed folders, as local paths (the API node's ``folders``).
-        api_exception: the API node's ``DkuCustomApiException`` (``message, http_status_code``).
 
     Returns:
-        ``handle(data)``: the response for a request body, raising ``api_exception`` with the
-        HTTP status (4xx for bad requests) otherwise.
+        ``handle(data, api_exception)``: see :class:`EndpointHandler`; ``api_exception`` is the API
+        node's ``DkuCustomApiException`` as found when the request is served.
     """
     from street2shop.index.search import SearchIndex
 
@@ -45,11 +74,4 @@ def load_endpoint(folders: Sequence[str], *, api_exception: Callable[..., Except
         raise IndexFormatError("the endpoint has no managed folder: add the index folder to it")
     recommender = Recommender(SearchIndex.load(folders[0]), read_limits(folders))
     logger.info("street2shop endpoint ready: %d items, limits %s", len(recommender.index), recommender.limits.to_dict())
-
-    def handle(data: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return recommender.handle(data)
-        except ApiError as err:
-            raise api_exception(err.message, http_status_code=err.status) from None
-
-    return handle
+    return EndpointHandler(recommender)
