@@ -39,7 +39,9 @@ def _prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     precision = tp / (tp + fp) if tp + fp else (1.0 if fn == 0 else 0.0)
     recall = tp / (tp + fn) if tp + fn else 1.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return precision, recall, f1
+    # 12 decimals: pandas 2's default CSV parser reads them back exactly (not so for 17 digits), so the
+    # calibration table and the summary that quotes it agree once the table is read again.
+    return round(precision, 12), round(recall, 12), round(f1, 12)
 
 
 def sweep_thresholds(
