@@ -45,7 +45,7 @@ def make_valid_plugin(root: Path) -> Path:
                                           "tags": ["Image"]}, "params": []})
     _json(root / "code-env/python/desc.json", {"acceptedPythonInterpreters": ["PYTHON311"],
                                                "installCorePackages": True, "forceConda": False})
-    _text(root / "code-env/python/spec/requirements.txt", "numpy==2.4.6\n")
+    _text(root / "code-env/python/spec/requirements.txt", "numpy>=2.0,<3\npandas>=2.2,<3  # DSS core\nfaiss-cpu==1.15.1\n")
     _json(root / RECIPE, {
         "meta": {"label": "Embed", "icon": "icon-picture", "iconColor": "blue"},
         "kind": "PYTHON",
@@ -75,7 +75,8 @@ def make_valid_plugin(root: Path) -> Path:
     })
     _text(root / "custom-recipes/street2shop-embed/recipe.py", "import dataiku\n")
     _json(root / STEP, {"meta": {"label": "Check"},
-                        "params": [{"name": "folder", "label": "Folder", "type": "MANAGED_FOLDER", "mandatory": True}]})
+                        "params": [{"name": "folder", "label": "Folder", "type": "MANAGED_FOLDER", "mandatory": True},
+                                   {"name": "conn", "label": "Connection", "type": "CONNECTION"}]})  # documented type
     _text(root / "python-steps/street2shop-check/step.py", "pass\n")
     _json(root / MACRO, {"meta": {"label": "Download", "icon": "icon-cloud-download"}, "impersonate": False,
                          "permissions": ["WRITE_CONF"], "resultType": "HTML",
@@ -85,8 +86,9 @@ def make_valid_plugin(root: Path) -> Path:
           "from dataiku.runnables import Runnable\n\nclass Download(Runnable):\n    pass\n")
     _json(root / WEBAPP, {"meta": {"label": "Browse"}, "baseType": "STANDARD", "hasBackend": "true",
                           "standardWebAppLibraries": ["jquery", "dataiku"],
-                          "roles": [{"type": "MANAGED_FOLDER", "targetParamsKey": "folder"}],
-                          "params": [{"name": "folder", "label": "Folder", "type": "MANAGED_FOLDER"}]})
+                          "roles": [{"type": "DATASET", "targetParamsKey": "table"}],
+                          "params": [{"name": "folder", "label": "Folder", "type": "MANAGED_FOLDER"},
+                                     {"name": "table", "label": "Table", "type": "DATASET"}]})
     for name in ("backend.py", "body.html", "app.js"):
         _text(root / "webapps/street2shop-browse" / name, "\n")
     return root
@@ -208,6 +210,12 @@ FAULTS = {
     "no_backend": (delete("webapps/street2shop-browse/backend.py"), "backend.py is missing"),
     "no_body": (delete("webapps/street2shop-browse/body.html"), "body.html is missing"),
     "webapp_role_target": (edit(WEBAPP, lambda o: o["roles"][0].update(targetParamsKey="x")), "target param 'x'"),
+    "webapp_folder_role": (edit(WEBAPP, lambda o: o["roles"][0].update(type="MANAGED_FOLDER", targetParamsKey="folder")),
+                           "a 'MANAGED_FOLDER' role hides it from 'New webapp'"),
+    "core_package_pinned": (write("code-env/python/spec/requirements.txt", "numpy==2.4.6\n"),
+                            "pins a package DSS installs itself"),
+    "pandas_3": (write("code-env/python/spec/requirements.txt", "pandas==3.1.1\n"), "excludes pandas 2.x"),
+    "pandas_unbounded": (write("code-env/python/spec/requirements.txt", "pandas>=2.2\n"), "lets pip install pandas 3"),
     "webapp_libraries": (edit(WEBAPP, lambda o: o.update(standardWebAppLibraries="jquery")),
                          "standardWebAppLibraries"),
 }

@@ -18,12 +18,12 @@ from typing import Any
 PARAM_TYPES = frozenset("""
 STRING STRINGS TEXTAREA PASSWORD INT DOUBLE INTS DOUBLES BOOLEAN DATE
 SELECT MULTISELECT MAP KEY_VALUE_LIST ARRAY OBJECT_LIST
-DATASET DATASETS DATASET_COLUMN DATASET_COLUMNS MANAGED_FOLDER SAVED_MODEL CODE_ENV CONNECTIONS CLUSTER
+DATASET DATASETS DATASET_COLUMN DATASET_COLUMNS MANAGED_FOLDER SAVED_MODEL CODE_ENV CONNECTION CONNECTIONS CLUSTER
 PROJECT SCENARIO PLUGIN API_SERVICE API_SERVICE_VERSION BUNDLE VISUAL_ANALYSIS ML_TASK LLM KNOWLEDGE_BANK
 COLUMN COLUMNS PRESET PRESETS CREDENTIAL_REQUEST SEPARATOR
 """.split())
 _STR_TYPES = {"STRING", "TEXTAREA", "PASSWORD", "SELECT", "DATE", "COLUMN", "DATASET", "DATASET_COLUMN",
-              "MANAGED_FOLDER", "SAVED_MODEL", "CODE_ENV", "CLUSTER", "PROJECT", "SCENARIO", "PLUGIN",
+              "MANAGED_FOLDER", "SAVED_MODEL", "CODE_ENV", "CONNECTION", "CLUSTER", "PROJECT", "SCENARIO", "PLUGIN",
               "API_SERVICE", "API_SERVICE_VERSION", "BUNDLE", "VISUAL_ANALYSIS", "ML_TASK", "LLM", "KNOWLEDGE_BANK"}
 _LIST_TYPES = {"STRINGS", "MULTISELECT", "INTS", "DOUBLES", "ARRAY", "COLUMNS", "DATASETS", "DATASET_COLUMNS",
                "KEY_VALUE_LIST", "OBJECT_LIST", "CONNECTIONS", "PRESETS"}
@@ -33,6 +33,16 @@ MACRO_ROLE_TYPES = frozenset(["DATASET", "DATASETS", "API_SERVICE", "API_SERVICE
                               "VISUAL_ANALYSIS", "SAVED_MODEL", "MANAGED_FOLDER", "PROJECT_MACROS",
                               "PROJECT_CREATOR"])
 WEBAPP_BASE_TYPES = frozenset(["STANDARD", "BOKEH", "DASH", "SHINY"])
+# A webapp's roles put it in a dataset's Actions side panel (developer guide, tutorials/plugins/webapps/generality:
+# "roles": [{"type": "DATASET", ...}]); DSS offers no other place for them, so any other role type hides the
+# webapp. Folder-based webapps (dss-plugin-ml-assisted-labeling) declare no role and take the folder as a param.
+WEBAPP_ROLE_TYPES = frozenset(["DATASET"])
+# Packages DSS installs into a code env with installCorePackages (DSS 9.0.5
+# resources/code-envs/python/minimal-requirements-*.txt: pandas, python-dateutil, pytz, requests; numpy comes
+# with pandas). "If you ... change their versions, the dataiku package cannot work" (code-envs/base-packages).
+DSS_CORE_PACKAGES = frozenset(["pandas", "numpy", "python-dateutil", "pytz", "requests"])
+#: pandas versions the dataiku package's core package sets hold (2.x; no DSS release mentions pandas 3).
+DSS_PANDAS = ("2.2.3", "2.3.3")
 ICON_COLORS = frozenset(["red", "pink", "purple", "blue", "green", "sky", "yellow", "orange", "brown", "gray"])
 RECIPES_CATEGORIES = frozenset(["visual", "code", "genai", "other"])
 _PY_INTERPRETER = re.compile(r"^PYTHON(27|3[0-9]|31[0-4])$")
@@ -458,8 +468,10 @@ def _check_webapp(root: Path, comp: Path, plugin_id: str | None, problems: list[
     param_names = {p.get("name") for p in params if isinstance(p, dict)} if isinstance(params, list) else set()
     for i, role in enumerate(desc.get("roles", []) or []):
         where = f"{rel}: roles[{i}]"
-        if not isinstance(role, dict) or role.get("type") not in MACRO_ROLE_TYPES:
-            problems.append(f"{where}: type must be one of {sorted(MACRO_ROLE_TYPES)}")
+        if not isinstance(role, dict) or role.get("type") not in WEBAPP_ROLE_TYPES:
+            shown = role.get("type") if isinstance(role, dict) else role
+            problems.append(f"{where}: DSS shows a webapp's roles only in a dataset's side panel ({sorted(WEBAPP_ROLE_TYPES)}); "
+                            f"a {shown!r} role hides it from 'New webapp': drop the role and keep the param")
             continue
         _check_target_keys(where, role, param_names, problems)
     _check_resource_file(rel, root, desc, "paramsPythonSetup", problems)
@@ -481,8 +493,39 @@ def _check_code_env(root: Path, problems: list[str]) -> None:
                 if not isinstance(value, str) or not _PY_INTERPRETER.match(value):
                     problems.append(f"{rel}: {value!r} is not an interpreter name like PYTHON311")
         _check_bool_fields(rel, desc, ("installCorePackages", "installJupyterSupport", "forceConda", "conda"), problems)
-    if not (env_dir / "spec" / "requirements.txt").is_file():
+    requirements = env_dir / "spec" / "requirements.txt"
+    if not requirements.is_file():
         problems.append("code-env/python/spec/requirements.txt: missing")
+    elif isinstance(desc, dict) and desc.get("installCorePackages"):
+        _check_core_packages(requirements.read_text(encoding="utf-8"), problems)
+
+
+def _check_core_packages(text: str, problems: list[str]) -> None:
+    """DSS owns its core packages: the spec may bound them, never pin them, and pandas must stay 2.x."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    rel = "code-env/python/spec/requirements.txt"
+    for number, line in enumerate(text.splitlines(), start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        try:
+            requirement = Requirement(line)
+        except InvalidRequirement as err:
+            problems.append(f"{rel}:{number}: not a pip requirement ({err})")
+            continue
+        name = canonicalize_name(requirement.name)
+        if name not in DSS_CORE_PACKAGES:
+            continue
+        if any(spec.operator in ("==", "===") for spec in requirement.specifier):
+            problems.append(f"{rel}:{number}: {line!r} pins a package DSS installs itself (installCorePackages): "
+                            "give a range the dataiku package supports")
+        if name == "pandas":
+            if not any(requirement.specifier.contains(version) for version in DSS_PANDAS):
+                problems.append(f"{rel}:{number}: {line!r} excludes pandas 2.x, the pandas of DSS's core packages")
+            if requirement.specifier.contains("3.0.0", prereleases=True):
+                problems.append(f"{rel}:{number}: {line!r} lets pip install pandas 3, which no DSS release supports: add <3")
 
 
 def _check_plugin_json(root: Path, problems: list[str]) -> str | None:
