@@ -80,6 +80,8 @@ class DSSProject:
         self.root = Path(root)
         self.project_key = project_key
         self.plugin_root = Path(plugin_root)
+        #: The DSS whose ``dataiku`` package the double imitates in runs (e.g. "12.6": no use_nullable_integers).
+        self.dss_version = "14.0"
         storage.project_dir(self.root, project_key).mkdir(parents=True, exist_ok=True)
         plugin_id = self.plugin_root.name
         if (self.plugin_root / "plugin.json").exists():
@@ -167,7 +169,7 @@ class DSSProject:
 
     def _spec(self, run_dir: Path, **values: Any) -> Path:
         spec = {"projectKey": self.project_key, "variables": {}, "flow": None, "flowVariables": {},
-                "allowDirectAccess": False, "apiClient": None, "scenario": None}
+                "allowDirectAccess": False, "apiClient": None, "scenario": None, "dssVersion": self.dss_version}
         spec.update(values)
         path = run_dir / "dku_double_spec.json"
         path.write_text(json.dumps(spec, indent=2), encoding="utf-8")

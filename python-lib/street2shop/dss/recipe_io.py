@@ -9,6 +9,7 @@ import dataiku
 import pandas as pd
 from dataiku.customrecipe import get_input_names_for_role, get_output_names_for_role, get_recipe_config
 
+from street2shop.dss.frames import read_frame
 from street2shop.errors import InvalidParameter
 
 logger = logging.getLogger(__name__)
@@ -47,9 +48,9 @@ def output_folder(role: str, *, required: bool = True) -> Any:
 
 
 def input_frame(role: str) -> pd.DataFrame:
-    """The input dataset of a role, typed by its DSS schema (the partitions read are DSS's choice)."""
+    """The input dataset of a role, typed by its DSS schema, empty integer cells as <NA> (the partitions read are DSS's choice)."""
     name = _single(get_input_names_for_role(role), role, "input", True)
-    return dataiku.Dataset(name).get_dataframe(infer_with_pandas=False, parse_dates=False)
+    return read_frame(dataiku.Dataset(name))
 
 
 def optional_frame(role: str) -> pd.DataFrame | None:
@@ -57,7 +58,7 @@ def optional_frame(role: str) -> pd.DataFrame | None:
     names = get_input_names_for_role(role)
     if not names:
         return None
-    return dataiku.Dataset(names[0]).get_dataframe(infer_with_pandas=False, parse_dates=False)
+    return read_frame(dataiku.Dataset(names[0]))
 
 
 def write_output_frame(role: str, frame: pd.DataFrame, *, required: bool = True) -> bool:

@@ -13,6 +13,7 @@ import dataiku
 from dataiku.customstep import get_step_config
 from dataiku.scenario import Scenario
 
+from street2shop.dss.frames import read_frame
 from street2shop.dss.serving_params import gate_params
 from street2shop.errors import Street2ShopError
 
@@ -31,7 +32,7 @@ def main() -> dict[str, Any]:
 
     # 1. Read the config and the inputs.
     params = gate_params(get_step_config() or {})
-    queries = dataiku.Dataset(params.queries).get_dataframe(infer_with_pandas=False, parse_dates=False)
+    queries = read_frame(dataiku.Dataset(params.queries))
     # 2. One library call.
     result = evaluate_catalogue(
         index=dataiku.Folder(params.index_folder),

@@ -10,6 +10,7 @@
       "flowVariables": {"DKU_DST_day": "2024-01-01", ...},
       "allowDirectAccess": false,       # Folder.get_path()/file_path() raise unless true
       "apiClient": null | "module:factory" | "/path/file.py:factory",
+      "dssVersion": "14.0",             # the DSS whose dataiku package the double imitates (API differences)
       "scenario": null | {"stateFile": ..., "triggerType": ..., "triggerParams": ..., "previousStepsOutputs": [...]}
     }
 
@@ -53,3 +54,16 @@ def spec() -> dict[str, Any]:
 def flow() -> dict | None:
     """DSS's FLOW spec: present only while running a recipe."""
     return spec().get("flow")
+
+
+#: The DSS version the double imitates when the run spec names none.
+DEFAULT_DSS_VERSION = "14.0"
+
+
+def dss_version() -> tuple[int, ...]:
+    """The imitated DSS version as a tuple (the run spec's ``dssVersion``; 14.0 outside a harness run)."""
+    try:
+        text = str(spec().get("dssVersion") or DEFAULT_DSS_VERSION)
+    except DoubleSetupError:
+        text = DEFAULT_DSS_VERSION
+    return tuple(int(part) for part in text.split("."))

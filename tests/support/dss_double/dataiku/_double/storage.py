@@ -29,6 +29,8 @@ _DKU_PANDAS_TYPES = {
     "double": "float64",
     "boolean": "bool",
 }
+# With use_nullable_integers=True (DSS 13+): pandas nullable integers of the exact size.
+_DKU_NULLABLE_TYPES = {"tinyint": "Int8", "smallint": "Int16", "int": "Int32", "bigint": "Int64"}
 _PANDAS_DKU_TYPES = {
     "int8": "tinyint",
     "int16": "smallint",
@@ -349,8 +351,10 @@ def columns_to_tsv(columns: list[list[str | None]]) -> str:
 
 
 def pandas_read_args(schema: list[dict], columns: list[str] | None, parse_dates: bool,
-                     infer_with_pandas: bool, bool_as_str: bool) -> tuple[list[str], dict | None, list[str] | bool]:
-    """Names, dtypes and date columns for ``pandas.read_table``, as ``Dataset.get_dataframe`` computes them."""
+                     infer_with_pandas: bool, bool_as_str: bool,
+                     nullable_integers: bool = False) -> tuple[list[str], dict | None, list[str] | bool]:
+    """Names, dtypes and date columns for ``pandas.read_table``, as ``Dataset.get_dataframe`` computes them
+    (DSS 9.0.5 ``Dataset.get_dataframe_schema_st``; ``nullable_integers``: DSS 13's ``use_nullable_integers``)."""
     import numpy as np
 
     names = [c["name"] for c in schema]
@@ -359,6 +363,8 @@ def pandas_read_args(schema: list[dict], columns: list[str] | None, parse_dates:
         t = col["type"]
         if bool_as_str and t == "boolean":
             dtypes[col["name"]] = "str"
+        elif nullable_integers and t in _DKU_NULLABLE_TYPES:
+            dtypes[col["name"]] = _DKU_NULLABLE_TYPES[t]
         elif t in _DKU_PANDAS_TYPES:
             dtypes[col["name"]] = np.dtype(_DKU_PANDAS_TYPES[t])
         else:

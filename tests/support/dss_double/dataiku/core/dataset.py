@@ -236,21 +236,41 @@ class Dataset:
         cols = _apply_sampling(spec, schema, cols)
         return storage.select_columns(schema, cols, columns)
 
-    def _frame_args(self, columns, parse_dates, infer_with_pandas, bool_as_str):
+    def _frame_args(self, columns, parse_dates, infer_with_pandas, bool_as_str, nullable_integers=False):
         schema = self.read_schema()
-        return storage.pandas_read_args(schema, columns, parse_dates, infer_with_pandas, bool_as_str)
+        return storage.pandas_read_args(schema, columns, parse_dates, infer_with_pandas, bool_as_str,
+                                        nullable_integers)
 
-    def get_dataframe(self, columns=None, sampling="head", sampling_column=None, limit=None, ratio=None,
-                      infer_with_pandas=True, parse_dates=True, bool_as_str=False, float_precision=None,
-                      na_values=None, keep_default_na=True):
-        """Reads the dataset (its read partitions, concatenated) as a pandas DataFrame."""
+    def _get_dataframe(self, columns, sampling, sampling_column, limit, ratio, infer_with_pandas, parse_dates,
+                       bool_as_str, float_precision, na_values, keep_default_na, use_nullable_integers):
         import pandas as pd
 
-        names, dtypes, dates = self._frame_args(columns, parse_dates, infer_with_pandas, bool_as_str)
+        names, dtypes, dates = self._frame_args(columns, parse_dates, infer_with_pandas, bool_as_str,
+                                                use_nullable_integers)
         _, cols = self._read_cells(columns, sampling, sampling_column, limit, ratio)
         return pd.read_table(io.StringIO(storage.columns_to_tsv(cols)), names=names, dtype=dtypes, header=None,
                              sep="\t", doublequote=True, quotechar='"', parse_dates=dates,
                              float_precision=float_precision, na_values=na_values, keep_default_na=keep_default_na)
+
+    if context.dss_version() >= (13, 0):
+        def get_dataframe(self, columns=None, sampling="head", sampling_column=None, limit=None, ratio=None,
+                          infer_with_pandas=True, parse_dates=True, bool_as_str=False, float_precision=None,
+                          na_values=None, keep_default_na=True, use_nullable_integers=False):
+            """Reads the dataset (its read partitions, concatenated) as a pandas DataFrame.
+
+            With ``infer_with_pandas=False`` integer columns are numpy integers, so one empty cell fails the
+            read, unless ``use_nullable_integers=True`` (DSS 13+: pandas ``Int8``...``Int64``, exact sizes).
+            """
+            return self._get_dataframe(columns, sampling, sampling_column, limit, ratio, infer_with_pandas,
+                                       parse_dates, bool_as_str, float_precision, na_values, keep_default_na,
+                                       use_nullable_integers)
+    else:
+        def get_dataframe(self, columns=None, sampling="head", sampling_column=None, limit=None, ratio=None,
+                          infer_with_pandas=True, parse_dates=True, bool_as_str=False, float_precision=None,
+                          na_values=None, keep_default_na=True):
+            """Reads the dataset as a pandas DataFrame (before DSS 13: no ``use_nullable_integers``)."""
+            return self._get_dataframe(columns, sampling, sampling_column, limit, ratio, infer_with_pandas,
+                                       parse_dates, bool_as_str, float_precision, na_values, keep_default_na, False)
 
     def iter_dataframes(self, chunksize=10000, infer_with_pandas=True, sampling="head", sampling_column=None,
                         parse_dates=True, limit=None, ratio=None, columns=None, bool_as_str=False,
