@@ -215,7 +215,7 @@ FAULTS = {
     "core_package_pinned": (write("code-env/python/spec/requirements.txt", "numpy==2.4.6\n"),
                             "pins a package DSS installs itself"),
     "pandas_3": (write("code-env/python/spec/requirements.txt", "pandas==3.1.1\n"), "excludes pandas 2.x"),
-    "pandas_unbounded": (write("code-env/python/spec/requirements.txt", "pandas>=2.2\n"), "lets pip install pandas 3"),
+    "pandas_unbounded": (write("code-env/python/spec/requirements.txt", "pandas>=2.2\n"), "lets a fresh install take pandas 3"),
     "webapp_libraries": (edit(WEBAPP, lambda o: o.update(standardWebAppLibraries="jquery")),
                          "standardWebAppLibraries"),
 }

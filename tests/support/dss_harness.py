@@ -117,19 +117,20 @@ class DSSProject:
 
     def add_folder(self, folder_id: str, *, name: str | None = None, files: dict[str, bytes] | None = None,
                    source_dir: Path | None = None, partitioning_dimension: str | None = None,
-                   partitions: dict[str, dict[str, bytes]] | None = None) -> None:
-        """Creates a managed folder; partition P's files live under ``P/`` (pattern ``%{dim}/.*``)."""
+                   partitions: dict[str, dict[str, bytes]] | None = None, file_path_pattern: str | None = None) -> None:
+        """Creates a managed folder; partition P's files live under the pattern's directory (``P/`` for ``%{dim}/.*``)."""
         if partitions is not None and not partitioning_dimension:
             raise ValueError("partitions need a partitioning_dimension")
-        storage.create_folder(self.root, self.project_key, folder_id, name, partitioning_dimension)
+        storage.create_folder(self.root, self.project_key, folder_id, name, partitioning_dimension, file_path_pattern)
         base = storage.folder_files_dir(self.root, self.project_key, folder_id)
         if source_dir is not None:
             shutil.copytree(source_dir, base, dirs_exist_ok=True)
         for rel, data in (files or {}).items():
             self._put(base, storage.clean_path(rel), data)
+        partitioning = storage.folder_config(self.root, self.project_key, folder_id)["partitioning"]
         for partition, part_files in (partitions or {}).items():
             for rel, data in part_files.items():
-                self._put(base, storage.clean_path(f"{partition}/{rel}"), data)
+                self._put(base, storage.clean_path(f"{storage.partition_dir(partitioning, partition)}/{rel}"), data)
 
     @staticmethod
     def _put(base: Path, rel: str, data: bytes) -> None:
@@ -154,7 +155,9 @@ class DSSProject:
         """Files of a folder (or of one partition, relative to the partition's directory)."""
         fid = storage.resolve_folder(self.root, self.project_key, folder_id)
         base = storage.folder_files_dir(self.root, self.project_key, fid)
-        prefix = storage.clean_path(partition) if partition else ""
+        prefix = ""
+        if partition:
+            prefix = storage.partition_dir(storage.folder_config(self.root, self.project_key, fid)["partitioning"], partition)
         files = {}
         for path in storage.list_folder_files(self.root, self.project_key, fid, prefix):
             files[path[len(prefix) + 1:] if prefix else path] = base / path

@@ -521,11 +521,11 @@ def _check_core_packages(text: str, problems: list[str]) -> None:
         if any(spec.operator in ("==", "===") for spec in requirement.specifier):
             problems.append(f"{rel}:{number}: {line!r} pins a package DSS installs itself (installCorePackages): "
                             "give a range the dataiku package supports")
-        if name == "pandas":
+        if name == "pandas" and requirement.specifier:  # a bare name keeps the pandas DSS installed
             if not any(requirement.specifier.contains(version) for version in DSS_PANDAS):
                 problems.append(f"{rel}:{number}: {line!r} excludes pandas 2.x, the pandas of DSS's core packages")
             if requirement.specifier.contains("3.0.0", prereleases=True):
-                problems.append(f"{rel}:{number}: {line!r} lets pip install pandas 3, which no DSS release supports: add <3")
+                problems.append(f"{rel}:{number}: {line!r} lets a fresh install take pandas 3 (the CLI's venv from this file), which no DSS release supports: add <3")
 
 
 def _check_plugin_json(root: Path, problems: list[str]) -> str | None:

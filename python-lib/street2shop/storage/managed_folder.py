@@ -20,6 +20,37 @@ def folder_name(folder: Any) -> str:
     return f"managed folder {getattr(folder, 'name', type(folder).__name__)}"
 
 
+def partition_root(folder: Any, *, writing: bool) -> str:
+    """The directory (no leading or trailing '/') of the partition a recipe writes or reads; '' when unpartitioned.
+
+    DSS sets ``writePartition`` (outputs) and ``read_partitions`` (inputs) on a ``dataiku.Folder`` from the
+    Flow, and ``get_partition_folder(partition)`` gives that partition's directory (DSS 9.0.5
+    ``dataiku/core/managed_folder.py``); Dataiku's similarity-search plugin computes the same directory
+    from the folder's ``filePathPattern``. Paths in the folder API stay relative to the folder's root.
+
+    Raises:
+        StorageError: several read partitions, or a partition with no directory of its own.
+    """
+    if writing:
+        partition = getattr(folder, "writePartition", None)
+    else:
+        partitions = getattr(folder, "read_partitions", None) or []
+        if len(partitions) > 1:
+            raise StorageError(f"{folder_name(folder)}: {len(partitions)} partitions are read ({', '.join(map(str, partitions))}); "
+                               "a street2shop output is read one partition at a time: use an 'Equals' partition dependency")
+        partition = partitions[0] if partitions else None
+    if not partition:
+        return ""
+    try:
+        directory = str(folder.get_partition_folder(partition)).strip("/")
+    except Exception as err:  # noqa: BLE001 - DSS raises plain Exceptions
+        raise StorageError(f"cannot find partition {partition!r} of {folder_name(folder)}: {err}") from err
+    if not directory:
+        raise StorageError(f"partition {partition!r} of {folder_name(folder)} has no directory of its own: "
+                           "partition the folder by directory (a pattern like %{dimension}/.*)")
+    return directory
+
+
 def folder_paths(folder: Any, partition: str = "") -> list[str]:
     """All file paths of a duck-typed folder, without the leading '/'."""
     try:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from street2shop.errors import InvalidParameter, StorageError
-from street2shop.storage.managed_folder import folder_name, folder_paths
+from street2shop.storage.managed_folder import folder_name, folder_paths, partition_root
 from street2shop.storage.published import POINTER_FILE, VERSION_RE
 
 logger = logging.getLogger(__name__)
@@ -144,8 +144,9 @@ class FolderOutputDir:
     pointer file '/street2shop-current.json' is written last, then older versions are removed.
 
     Readers (``open_published``) go through the pointer, so they see the old version until the
-    new one is complete. The folder is owned by this output: root entries that are not the
-    pointer or a version are removed too.
+    new one is complete. The folder (or, in a partitioned folder, the target partition's
+    directory: everything happens under it, the other partitions are never touched) is owned by
+    this output: entries that are not the pointer or a version are removed too.
     """
 
     def __init__(self, folder: Any):
@@ -153,7 +154,11 @@ class FolderOutputDir:
             if not callable(getattr(folder, method, None)):
                 raise InvalidParameter(f"{folder!r} is not a writable managed folder: it has no {method}()")
         self.folder = folder
-        self.description = folder_name(folder)
+        self.root = partition_root(folder, writing=True)
+        self.description = folder_name(folder) + (f" (partition {folder.writePartition})" if self.root else "")
+
+    def _path(self, relative: str) -> str:
+        return "/" + (f"{self.root}/{relative}" if self.root else relative)
 
     def publish(self, local_dir: str | Path) -> None:
         """Upload ``local_dir``'s tree as a new version and switch the pointer to it."""
@@ -166,7 +171,7 @@ class FolderOutputDir:
             for path in files:
                 relative = path.relative_to(source).as_posix()
                 with path.open("rb") as stream:
-                    self.folder.upload_stream(f"/{version}/{relative}", stream)
+                    self.folder.upload_stream(self._path(f"{version}/{relative}"), stream)
         except BaseException as err:
             self._delete_quietly(version)
             if isinstance(err, Exception) and not isinstance(err, StorageError):
@@ -174,7 +179,7 @@ class FolderOutputDir:
             raise
         written_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         try:
-            self.folder.write_json("/" + POINTER_FILE, {"current": version, "written_at": written_at})
+            self.folder.write_json(self._path(POINTER_FILE), {"current": version, "written_at": written_at})
         except Exception as err:
             self._delete_quietly(version)
             raise StorageError(f"cannot write {POINTER_FILE} to {self.description}: {err}") from err
@@ -190,7 +195,7 @@ class FolderOutputDir:
 
     def _delete_quietly(self, top: str) -> None:
         try:
-            self.folder.delete_path("/" + top)
+            self.folder.delete_path(self._path(top))
         except Exception as err:  # noqa: BLE001 - cleanup must not hide the original outcome
             logger.warning("could not remove %s from %s: %s", top, self.description, err)
 
@@ -201,6 +206,8 @@ class FolderOutputDir:
         except StorageError as err:
             logger.warning("could not list %s to remove old versions: %s", self.description, err)
             return
+        if self.root:
+            paths = [path[len(self.root) + 1 :] for path in paths if path.startswith(self.root + "/")]
         for top in sorted({path.split("/", 1)[0] for path in paths}):
             if top in (POINTER_FILE, current):
                 continue

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from street2shop.errors import InvalidParameter, StorageError
 from street2shop.storage.local import LocalImageStore
-from street2shop.storage.managed_folder import folder_name, folder_paths, folder_read
+from street2shop.storage.managed_folder import folder_name, folder_paths, folder_read, partition_root
 from street2shop.storage.paths import clean_relative
 
 #: Name of the file, at a published folder's root, that names the version readers must use.
@@ -94,19 +94,22 @@ class FolderPublished:
             if not callable(getattr(folder, method, None)):
                 raise InvalidParameter(f"{folder!r} is not a managed folder: it has no {method}()")
         self.folder = folder
-        self.description = folder_name(folder)
+        root = partition_root(folder, writing=False)
+        self.description = folder_name(folder) + (f" (partition directory {root})" if root else "")
         paths = folder_paths(folder)
+        if root:
+            paths = [path[len(root) + 1 :] for path in paths if path.startswith(root + "/")]
         self.version = None
-        self._prefix = ""
+        self._prefix = root + "/" if root else ""
         if POINTER_FILE in paths:
-            pointer_bytes = folder_read(folder, POINTER_FILE, self.description)
+            pointer_bytes = folder_read(folder, self._prefix + POINTER_FILE, self.description)
             try:
                 pointer = json.loads(pointer_bytes.decode("utf-8"))
             except ValueError as err:
                 raise StorageError(f"cannot read {POINTER_FILE} in {self.description}: {err}") from err
             self.version = _check_pointer(pointer, self.description)
-            self._prefix = self.version + "/"
-            self._files = [path[len(self._prefix) :] for path in paths if path.startswith(self._prefix)]
+            self._prefix += self.version + "/"
+            self._files = [path[len(self.version) + 1 :] for path in paths if path.startswith(self.version + "/")]
         else:
             self._files = paths
         self._file_set = set(self._files)

@@ -453,17 +453,31 @@ def folder_exists(root: Path, project_key: str, folder_id: str) -> bool:
     return (folder_dir(root, project_key, folder_id) / "config.json").exists()
 
 
+def partition_dir(partitioning: dict, partition: str) -> str:
+    """The directory of one partition of a folder, from its ``filePathPattern`` (one value dimension).
+
+    As Dataiku's similarity-search plugin computes it (``python-lib/dku_folder_partition_handling.py``):
+    the pattern without ``.*``, with ``%{dim}`` replaced by the partition value.
+    """
+    dims = partitioning.get("dimensions") or []
+    pattern = partitioning.get("filePathPattern") or ("%{" + dims[0]["name"] + "}/.*")
+    path = pattern.replace(".*", "").replace("%{" + dims[0]["name"] + "}", partition)
+    return clean_path(path.strip("/"))
+
+
 def create_folder(root: Path, project_key: str, folder_id: str, name: str | None = None,
-                  dimension: str | None = None) -> None:
-    """Creates an empty managed folder; partitioned folders use the pattern ``%{dim}/.*``."""
+                  dimension: str | None = None, file_path_pattern: str | None = None) -> None:
+    """Creates an empty managed folder; partitioned folders use ``file_path_pattern`` (default ``%{dim}/.*``)."""
     if folder_exists(root, project_key, folder_id):
         raise StorageFailure(f"managed folder {project_key}.{folder_id} already exists")
     if (project_dir(root, project_key) / "datasets" / folder_id / "config.json").exists():
         raise StorageFailure(f"a dataset already uses the name {folder_id!r}")
     partitioning: dict = {"dimensions": []}
     if dimension:
-        partitioning = {"filePathPattern": "%{" + dimension + "}/.*",
-                        "dimensions": [{"name": dimension, "type": "value"}]}
+        pattern = file_path_pattern or "%{" + dimension + "}/.*"
+        if "%{" + dimension + "}" not in pattern:
+            raise StorageFailure(f"filePathPattern {pattern!r} does not use the dimension %{{{dimension}}}")
+        partitioning = {"filePathPattern": pattern, "dimensions": [{"name": dimension, "type": "value"}]}
     config = {"id": folder_id, "name": name or folder_id, "projectKey": project_key, "type": "Filesystem",
               "partitioning": partitioning}
     write_json(folder_dir(root, project_key, folder_id) / "config.json", config)

@@ -198,15 +198,20 @@ class Folder:
         """Partition ids present in the folder ([] when it is not partitioned)."""
         if self._dimension() is None:
             return []
-        base = self._files()
-        return sorted(p.name for p in base.iterdir() if p.is_dir() and any(q.is_file() for q in p.rglob("*")))
+        pattern = self._config()["partitioning"]["filePathPattern"]
+        before, _, after = pattern.partition("%{" + self._dimension() + "}")
+        base = self._files() / before.strip("/") if before.strip("/") else self._files()
+        if not base.is_dir():
+            return []
+        candidates = sorted(p.name for p in base.iterdir() if p.is_dir())
+        return [c for c in candidates if any(q.is_file() for q in (self._files() / self._partition_prefix(c)).rglob("*"))]
 
     def _partition_prefix(self, partition: str) -> str:
         if not partition:
             return ""
         if self._dimension() is None:
             raise Exception(f"Managed folder {self.name} is not partitioned, cannot use partition {partition!r}")
-        return storage.clean_path(partition)
+        return storage.partition_dir(self._config()["partitioning"], partition)
 
     def get_partition_info(self, partition: str) -> dict:
         """``{"paths": [...], "folder": "/<partition>"}`` for one partition ('' = whole folder)."""
