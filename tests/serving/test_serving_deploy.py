@@ -115,6 +115,37 @@ def test_failed_test_queries_reads_the_result_shapes():
     assert deploy.failed_test_queries([{"name": "c", "response": {"results": []}}]) == ["c: the answer holds no products"]
     assert deploy.failed_test_queries({"testQueriesResults": []}) == ["no test query was run"]
     assert "cannot read" in deploy.failed_test_queries({"weird": 1})[0]
+    # An unknown shape (run_test_queries' is undocumented) says what came back, so a rollback can be diagnosed.
+    unknown = deploy.failed_test_queries({"queries": {"q1": {"ok": True}}, "total": 1})[0]
+    assert "a dict with keys ['queries', 'total']" in unknown and '"q1"' in unknown
+
+
+def test_ensure_code_env_installs_dss_core_packages(tmp_path, monkeypatch):
+    monkeypatch.setenv("DKU_DOUBLE_ROOT", str(tmp_path))
+    client = fake.FakeDSSClient()
+    assert deploy.ensure_code_env(client, "api-env", ["numpy>=2.0.2,<3", "# comment", "faiss-cpu==1.15.1"]) is True
+    env = fake.load_state(tmp_path)["code_envs"]["api-env"]
+    assert env["deploymentMode"] == "DESIGN_MANAGED" and env["desc"]["installCorePackages"] is True and env["built"]
+    assert env["specPackageList"] == "numpy>=2.0.2,<3\nfaiss-cpu==1.15.1"
+    # An existing env with the right packages but without DSS's core packages is fixed and rebuilt.
+    state = fake.load_state(tmp_path)
+    state["code_envs"]["old-env"] = {"deploymentMode": "DESIGN_MANAGED", "specPackageList": "numpy>=2.0.2,<3", "built": False,
+                                     "desc": {"installCorePackages": False}}
+    fake.seed_state(tmp_path, code_envs=state["code_envs"])
+    assert deploy.ensure_code_env(client, "old-env", ["numpy>=2.0.2,<3"]) is False
+    old = fake.load_state(tmp_path)["code_envs"]["old-env"]
+    assert old["desc"]["installCorePackages"] is True and old["built"]
+
+
+def test_ensure_code_env_without_admin_rights_says_which_env_to_create(tmp_path, monkeypatch):
+    monkeypatch.setenv("DKU_DOUBLE_ROOT", str(tmp_path))
+    fake.seed_state(tmp_path, behaviour={"admin": False})
+    with pytest.raises(deploy.DeployError) as caught:
+        deploy.ensure_code_env(fake.FakeDSSClient(), deploy.API_CODE_ENV, ["numpy>=2.0.2,<3"])
+    message = str(caught.value)
+    assert "needs an administrator" in message and "'Endpoint code env'" in message
+    assert f"DESIGN_MANAGED Python env '{deploy.API_CODE_ENV}' (PYTHON311, core packages installed)" in message
+    assert fake.load_state(tmp_path)["code_envs"] == {}
 
 
 def test_library_bundle_is_stable_and_importable(tmp_path):
@@ -177,6 +208,7 @@ def test_deploy_macro_creates_the_service_package_and_deployment(deployed):
     config = json.loads(project.folder_files(library_id)[deploy.ENDPOINT_CONFIG].read_text())
     assert config["limits"]["max_k"] == 50 and config["limits"]["max_image_bytes"] == 2 * 1024 * 1024
     assert state["code_envs"][deploy.API_CODE_ENV]["built"] and "tensorflow==" in state["code_envs"][deploy.API_CODE_ENV]["specPackageList"]
+    assert state["code_envs"][deploy.API_CODE_ENV]["desc"]["installCorePackages"] is True
     assert state["deployments"]["s2s-dev"]["deployed"] == "v1"
 
 

@@ -113,18 +113,30 @@ class FakeDSSClient:
         self._store.record("DSSClient.get_apideployer")
         return FakeAPIDeployer(self._store)
 
+    def _admin_only(self, what: str) -> None:
+        # /admin/ endpoints refuse other users; dataikuapi raises DataikuException (deeplearning-image's
+        # is_user_admin reads exactly that failure of list_code_envs as "not an admin").
+        if not self._store.load()["behaviour"].get("admin", True):
+            from dataikuapi.utils import DataikuException
+
+            raise DataikuException(f"com.dataiku.dip.server.controllers.NotFoundException: Action forbidden: {what} requires admin rights")
+
     def list_code_envs(self, as_objects=False):
         self._store.record("DSSClient.list_code_envs", as_objects=as_objects)
+        self._admin_only("listing code envs")
         return [{"envLang": "PYTHON", "envName": name, "deploymentMode": env["deploymentMode"]} for name, env in self._store.load()["code_envs"].items()]
 
     def create_code_env(self, env_lang, env_name, deployment_mode, params=None, wait=True):
         self._store.record("DSSClient.create_code_env", env_lang=env_lang, env_name=env_name, deployment_mode=deployment_mode, params=params)
+        self._admin_only("creating a code env")
         self._store.check(env_lang in ("PYTHON", "R"), f"env_lang {env_lang!r} is not PYTHON or R")
         self._store.check(deployment_mode in ("DESIGN_MANAGED", "DESIGN_NON_MANAGED", "PLUGIN_MANAGED"), f"deployment mode {deployment_mode!r}")
         self._store.check(re.match(r"^PYTHON3\d+$", str((params or {}).get("pythonInterpreter", ""))) is not None, f"params {params!r} lack a pythonInterpreter")
         state = self._store.load()
         self._store.check(env_name not in state["code_envs"], f"code env {env_name} already exists")
-        state["code_envs"][env_name] = {"deploymentMode": deployment_mode, "specPackageList": "", "built": False}
+        # A new DESIGN_MANAGED env's desc, as get_settings().get_raw() holds it (core packages off until set).
+        desc = {"pythonInterpreter": params["pythonInterpreter"], "installCorePackages": False, "installJupyterSupport": False}
+        state["code_envs"][env_name] = {"deploymentMode": deployment_mode, "specPackageList": "", "built": False, "desc": desc}
         self._store.save(state)
         return FakeCodeEnv(self._store, env_lang, env_name)
 
@@ -141,7 +153,8 @@ class FakeCodeEnv:
         self._store.record("DSSCodeEnv.get_settings", env_name=self.env_name)
         env = self._store.load()["code_envs"].get(self.env_name)
         self._store.check(env is not None, f"code env {self.env_name} does not exist")
-        return FakeCodeEnvSettings(self._store, self.env_name, {"specPackageList": env["specPackageList"]})
+        return FakeCodeEnvSettings(self._store, self.env_name, {"specPackageList": env["specPackageList"],
+                                                                "desc": dict(env.get("desc", {}))})
 
     def update_packages(self, force_rebuild_env=False, version=None, wait=True):
         self._store.record("DSSCodeEnv.update_packages", env_name=self.env_name)
@@ -155,6 +168,9 @@ class FakeCodeEnvSettings:
     def __init__(self, store: _Store, env_name: str, settings: dict):
         self._store, self.env_name, self.settings = store, env_name, settings
 
+    def get_raw(self):
+        return self.settings
+
     def get_required_packages(self, as_list=False):
         text = self.settings.get("specPackageList", "")
         return text.split("\n") if as_list else text
@@ -167,6 +183,7 @@ class FakeCodeEnvSettings:
         self._store.record("DSSDesignCodeEnvSettings.save", env_name=self.env_name, settings=self.settings)
         state = self._store.load()
         state["code_envs"][self.env_name]["specPackageList"] = self.settings["specPackageList"]
+        state["code_envs"][self.env_name]["desc"] = dict(self.settings.get("desc", {}))
         self._store.save(state)
 
 

@@ -158,19 +158,42 @@ def endpoint_definition(
 
 
 def ensure_code_env(client: Any, name: str, requirements: Sequence[str], *, interpreter: str = "PYTHON311") -> bool:
-    """Create (if missing) a DESIGN_MANAGED Python env with ``requirements`` and build it; True if created."""
-    existing = {(str(env.get("envLang", "")).upper(), env.get("envName")) for env in client.list_code_envs()}
+    """Create (if missing) a DESIGN_MANAGED Python env with DSS's core packages and ``requirements``, and build it.
+
+    ``desc.installCorePackages`` is set as Dataiku's samples and its deeplearning-image plugin do
+    (``python-lib/dku_deeplearning_image/api_designer/api_designer_utils.py``): the endpoint code runs
+    with the ``dataiku`` package, which needs them. Listing code envs is for administrators only
+    (that plugin's ``is_user_admin`` reads the listing's failure as "not an admin").
+
+    Returns:
+        True if the env was created.
+
+    Raises:
+        DeployError: the user may not list or create code envs; the message names the env to create.
+    """
+    try:
+        listed = client.list_code_envs()
+    except Exception as err:  # noqa: BLE001 - dataikuapi raises DataikuException
+        raise DeployError(
+            f"cannot list the code envs ({str(err)[:200]}): creating the endpoint's env needs an administrator. "
+            f"Choose an existing env in 'Endpoint code env', or have an administrator create the DESIGN_MANAGED "
+            f"Python env {name!r} ({interpreter}, core packages installed) with the packages of the plugin's "
+            "code-env/python/spec/requirements.txt"
+        ) from err
+    existing = {(str(env.get("envLang", "")).upper(), env.get("envName")) for env in listed}
     created = ("PYTHON", name) not in existing
     if created:
         logger.info("creating code env %s (%s)", name, interpreter)
         client.create_code_env("PYTHON", name, "DESIGN_MANAGED", {"pythonInterpreter": interpreter})
     env = client.get_code_env("PYTHON", name)
     settings = env.get_settings()
+    desc = settings.get_raw().setdefault("desc", {})
     wanted = [line for line in requirements if line.strip() and not line.lstrip().startswith("#")]
-    if created or settings.get_required_packages(as_list=True) != wanted:
+    if created or settings.get_required_packages(as_list=True) != wanted or desc.get("installCorePackages") is not True:
+        desc["installCorePackages"] = True
         settings.set_required_packages(*wanted)
         settings.save()
-        logger.info("installing %d packages into code env %s", len(wanted), name)
+        logger.info("installing DSS's core packages and %d packages into code env %s", len(wanted), name)
         env.update_packages()
     return created
 
@@ -314,7 +337,10 @@ def failed_test_queries(outcome: Any) -> list[str]:
     """
     items = _result_items(outcome)
     if items is None:
-        return [f"cannot read the test query results: {str(outcome)[:300]}"]
+        kind = type(outcome).__name__
+        keys = f" with keys {sorted(map(str, outcome))[:20]}" if isinstance(outcome, Mapping) else ""
+        return [f"cannot read the test query results (a {kind}{keys}; expected a list of per-query results, "
+                f"or one under testQueriesResults, results or responses): {json.dumps(outcome, default=repr)[:300]}"]
     if not items:
         return ["no test query was run"]
     failures = []
