@@ -471,3 +471,15 @@ def test_apinode_module_is_empty_as_in_dss9(tmp_path):
             from dataiku.apinode import DkuCustomApiException  # noqa: F401
     assert names == []
     assert "dataiku" not in sys.modules and "dataiku.apinode" not in sys.modules
+
+
+def test_flow_variables_are_none_outside_a_recipe_as_in_dss9(tmp_path):
+    project = DSSProject(tmp_path / "dss")
+    run_dir = tmp_path / "step"
+    run_dir.mkdir()
+    with InProcessDouble(project._base_env(project._spec(run_dir)), [str(DOUBLE_DIR)], tmp_path):
+        import dataiku
+
+        outside = dataiku.get_flow_variables()
+        has_module_attribute = hasattr(dataiku, "dku_flow_variables")
+    assert outside is None and not has_module_attribute

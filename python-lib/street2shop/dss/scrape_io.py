@@ -113,7 +113,7 @@ def write_partition(folder: Any) -> str:
     if not partition:
         import dataiku  # only here: the rest of this module works on any folder-shaped object
 
-        values = [v for k, v in dataiku.get_flow_variables().items() if k.startswith("DKU_DST_")]
+        values = [v for k, v in (dataiku.get_flow_variables() or {}).items() if k.startswith("DKU_DST_")]  # None outside a recipe
         partition = values[0] if len(values) == 1 else None
     if not partition:
         raise InvalidParameter("the output folder must be partitioned by category (one partition per category)")

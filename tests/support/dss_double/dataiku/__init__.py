@@ -28,13 +28,16 @@ def _load_flow_variables() -> dict | None:
         return None
 
 
-# The partition variables of the running recipe (DKU_DST_*, DKU_SRC_*); None outside a recipe.
-dku_flow_variables = _load_flow_variables()
+# The partition variables of the running recipe (DKU_DST_*, DKU_SRC_*). DSS 9.0.5 (dataiku/__init__.py)
+# defines this deprecated attribute only when DKUFLOW_VARIABLES is set, i.e. in a recipe.
+_flow_variables = _load_flow_variables()
+if _flow_variables is not None:
+    dku_flow_variables = _flow_variables
 
 
-def get_flow_variables() -> dict:
-    """The flow (partition) variables of the running recipe; empty outside a recipe."""
-    return dict(dku_flow_variables or {})
+def get_flow_variables() -> dict | None:
+    """The flow (partition) variables of the running recipe; None outside a recipe, as in DSS 9.0.5."""
+    return None if _flow_variables is None else dict(_flow_variables)
 
 
 def _as_text(value: Any) -> str:
