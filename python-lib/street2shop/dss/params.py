@@ -22,7 +22,7 @@ WEIGHT_SOURCES = ("imagenet", "folder", "none")
 
 @dataclass(frozen=True)
 class EmbedParams:
-    backbone: str = "resnet50"
+    backbone: str = "efficientnet-lite0"  # ImageNet weights packaged with the code env
     weights_source: str = "imagenet"
     image_size: int = 224
     batch_size: int = 32

@@ -76,11 +76,18 @@ def backbone_spec(name: str) -> BackboneSpec:
     raise InvalidParameter(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
 
 
+def default_weights(backbone: str) -> str:
+    """The weights a backbone gets unless told: ImageNet when they come with the code env, else random."""
+    return DEFAULT_WEIGHTS if backbone_spec(backbone).packaged_weights else "none"
+
+
 def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | None:
     """Turn the user's weights choice into what ``keras.applications`` accepts.
 
     Args:
-        weights: ``"imagenet"`` (Keras downloads the standard file, needs internet once;
+        weights: ``"default"`` (``"imagenet"`` for a backbone whose weights are packaged,
+            EfficientNet-Lite0; random for the others, so that nothing is downloaded unasked),
+            ``"imagenet"`` (Keras downloads the standard file, needs internet once;
             EfficientNet-Lite0 reads its packaged file),
             ``"none"``/``None`` (random initialisation), a weights file, or a folder holding one
             (the file Keras would download, e.g. from the download-weights macro).
@@ -88,6 +95,8 @@ def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | Non
     Returns:
         ``"imagenet"``, ``None`` or the path of a weights file (``.h5``; Lite0 also ``.pth``).
     """
+    if str(weights).lower() == "default":
+        weights = default_weights(spec.name)
     if weights is None or str(weights).lower() in ("none", "random", ""):
         return None
     if str(weights).lower() == "imagenet":
@@ -128,7 +137,7 @@ def build_application(spec: BackboneSpec, weights: str | None, size: int, *, poo
     return getattr(keras.applications, spec.application)(**kwargs)
 
 
-def build_feature_extractor(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "none", image_size: int | None = None):
+def build_feature_extractor(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", image_size: int | None = None):
     """Build a Keras model: uint8 RGB ``(S, S, 3)`` images -> L2-normalised pooled features.
 
     Preprocessing is inside the model, so a saved model carries it.
@@ -151,9 +160,11 @@ def build_feature_extractor(backbone: str = DEFAULT_BACKBONE, weights: str | Pat
     return keras.Model(inputs, outputs, name=f"{spec.name}_features")
 
 
-def backbone_encoder(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "none", image_size: int | None = None):
+def backbone_encoder(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", image_size: int | None = None):
     """A backbone feature extractor wrapped as an :class:`~street2shop.models.encoder.Encoder`."""
     spec = backbone_spec(backbone)
+    if str(weights).lower() == "default":
+        weights = default_weights(spec.name)
     model = build_feature_extractor(spec.name, weights, image_size)
     weights_label = "none" if resolve_weights(weights, spec) is None else ("imagenet" if str(weights).lower() == "imagenet" else Path(str(weights)).name)
     return make_encoder(spec.name, model, {"kind": "backbone", "backbone": spec.name, "weights": weights_label})
