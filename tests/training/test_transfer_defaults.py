@@ -67,9 +67,9 @@ def test_an_attribute_model_trains_from_the_packaged_imagenet_weights(tmp_path):
     images, manifest = write_pictures(tmp_path)
     street2shop(
         "train", "--images", images, "--manifest", manifest, "--label", "type", "--out", tmp_path / "type",
-        "--image-size", "64", "--encoding-units", "16", "--epochs", "3", "--batch-size", "8", "--min-count", "1",
+        "--image-size", "64", "--encoding-units", "16", "--epochs", "2", "--batch-size", "8", "--min-count", "1",
     )
     info = json.loads((tmp_path / "type" / "model.json").read_text())
     assert info["backbone"] == "efficientnet-lite0" and info["weights"] == "imagenet"
     history = pd.read_csv(tmp_path / "type" / "history.csv")
-    assert list(history["phase"]) == ["warm-up", "warm-up", "fine-tune"]
+    assert list(history["phase"]) == ["warm-up", "fine-tune"]  # the warm-up shortened to leave a fine-tuning epoch
