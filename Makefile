@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_ID := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['id'])")
 PLUGIN_VERSION := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['version'])")
 
-.PHONY: demo test plugin bench clean browser
+.PHONY: demo test plugin bench clean browser photos
 
 $(STAMP): code-env/python/spec/requirements.txt pyproject.toml code-env/python/desc.json
 	@$(PYTHON) -c "import json, sys; v = 'PYTHON%d%d' % sys.version_info[:2]; ok = v in json.load(open('code-env/python/desc.json'))['acceptedPythonInterpreters']; print(('' if ok else 'warning: ') + 'python ' + v + (' is' if ok else ' is not') + ' an accepted interpreter of the code env')"
@@ -19,7 +19,7 @@ $(STAMP): code-env/python/spec/requirements.txt pyproject.toml code-env/python/d
 demo: $(STAMP)
 	$(BIN)/street2shop demo --out demo-output
 
-test: $(STAMP) browser
+test: $(STAMP) browser photos
 	$(BIN)/python -m pytest -q
 
 # The web page is tested in Debian's Chromium, driven through chromedriver.
@@ -29,7 +29,14 @@ browser:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	else echo "install Debian's chromium and chromium-driver (as root: apt-get install chromium chromium-driver) for the web page test"; fi
 
-bench: $(STAMP)
+# Real photographs for the tests and benchmarks: Debian's opencv-doc samples (never committed).
+photos:
+	@if [ -f /usr/share/doc/opencv-doc/examples/data/apple.jpg ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc >/dev/null; \
+	else echo "install Debian's opencv-doc (as root: apt-get install opencv-doc) for the real-photo tests"; fi
+
+bench: $(STAMP) photos
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The DSS plugin archive, without tests (as Dataiku's own plugins are built).

@@ -30,7 +30,7 @@ from street2shop.storage.stores import ImageSource
 
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Pictures per round by backbone (about a minute of CPU each on 2 cores).
-DEFAULT_IMAGES = {"resnet50": 128, "mobilenetv3small": 512, "efficientnetb0": 256}
+DEFAULT_IMAGES = {"resnet50": 128, "mobilenetv3small": 512, "efficientnetb0": 256, "efficientnet-lite0": 256}
 
 
 def make_jpegs(directory: Path, count: int, side: int) -> list[str]:

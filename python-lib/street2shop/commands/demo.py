@@ -25,8 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--descriptor-size", type=int, default=128, help="input size of the garment descriptors (0: none)")
     parser.add_argument("--no-segment", action="store_true", help="do not cut garments out (the descriptors then see whole pictures)")
     parser.add_argument("--no-train", action="store_true", help="index with an untrained backbone's features instead (the pre-training demo)")
-    parser.add_argument("--backbone", default="resnet50", help="with --no-train: the backbone")
-    parser.add_argument("--weights", default="none", help="with --no-train: imagenet (needs internet once), none, or a weights file/folder")
+    parser.add_argument(
+        "--no-pretrained", action="store_true",
+        help="leave the ImageNet features (efficientnet-lite0, packaged weights) out of the fused index",
+    )
+    parser.add_argument("--backbone", default="efficientnet-lite0", help="with --no-train: the backbone (default efficientnet-lite0)")
+    parser.add_argument(
+        "--weights", default="default",
+        help="with --no-train: imagenet (efficientnet-lite0: packaged; others: Keras downloads once), none, or a weights file/folder "
+        "(default: imagenet for efficientnet-lite0, none for the others)",
+    )
     parser.add_argument("--image-size", type=int, default=None, help="with --no-train: the backbone's input size")
     parser.add_argument("-k", type=int, default=5, help="results shown for the sample query")
     parser.add_argument("--no-serve", action="store_true", help="stop after the report instead of serving the page and the API")
@@ -57,6 +65,17 @@ def train_demo_models(catalog, out: Path, args: argparse.Namespace) -> list[Path
         )
         folders.append(folder)
     return folders
+
+
+def save_pretrained_part(out: Path) -> Path:
+    """The ImageNet feature extractor (efficientnet-lite0, packaged weights) as an encoder folder, a part of the fused index."""
+    from street2shop.models.backbones import DEFAULT_BACKBONE, backbone_encoder
+    from street2shop.models.encoder import save_encoder
+
+    folder = out / "models" / "imagenet"
+    save_encoder(backbone_encoder(DEFAULT_BACKBONE, "imagenet"), folder)
+    print(f"      imagenet {DEFAULT_BACKBONE} ImageNet features (packaged weights, not trained here) -> {folder}", flush=True)
+    return folder
 
 
 def train_demo_metric(catalog, out: Path, budget: float) -> Path:
@@ -101,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
         if args.metric_budget > 0:
             print(f"[3/{steps}] training the metric embedding on synthesised street views (about {args.metric_budget:.0f} s)", flush=True)
             models.append(train_demo_metric(catalog, out, args.metric_budget))
+        if not args.no_pretrained:
+            models.append(save_pretrained_part(out))
         # The models saw the train/val products' consumer photos: only the held-out products query.
         queries = queries[queries["split"] == "test"].reset_index(drop=True)
         queries.to_csv(out / "test-queries.csv", index=False)

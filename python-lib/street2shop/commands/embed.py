@@ -20,8 +20,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="trained model folders (or encoder folders) to use instead of a backbone")
     parser.add_argument("--model-weights", nargs="+", type=float, default=None, metavar="W", help="one weight per model (default 1 each)")
     parser.add_argument("--encoding-layer", default=None, help="trained models: the layer whose output is the encoding (default: encoding, 1000 units)")
-    parser.add_argument("--backbone", default="resnet50", help="resnet50 (default), mobilenetv3small or efficientnetb0")
-    parser.add_argument("--weights", default="none", help="imagenet, none, or a weights file/folder (default: none)")
+    parser.add_argument(
+        "--backbone", default="efficientnet-lite0",
+        help="efficientnet-lite0 (default: ImageNet weights packaged, nothing downloaded), resnet50, mobilenetv3small or efficientnetb0",
+    )
+    parser.add_argument(
+        "--weights", default="default",
+        help="imagenet (resnet50 & co: Keras downloads once), none, or a weights file/folder "
+        "(default: imagenet for efficientnet-lite0, none for the others)",
+    )
     parser.add_argument("--image-size", type=int, default=None, help="model input size in pixels (default: the backbone's)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--index-type", default="flat", choices=["flat", "ivf", "hnsw"])

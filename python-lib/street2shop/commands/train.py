@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from street2shop.training.augment import AugmentParams
     from street2shop.training.balance import MAX_UPSAMPLE
     from street2shop.training.trainer import MONITORS, FitParams
+    from street2shop.training.transfer import (
+        DEFAULT_TRAIN_BACKBONE, FINE_TUNE_FINAL_LEARNING_RATE, FINE_TUNE_LEARNING_RATE, FINE_TUNE_WARMUP_EPOCHS,
+    )
 
     fit, augment = FitParams(), AugmentParams()
     parser.add_argument("--images", required=True, help="folder of pictures, or s3://bucket/prefix")
@@ -41,21 +44,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore-split-column", action="store_true", help="split at random by product even if the manifest has a split column")
     parser.add_argument("--balance", action="store_true", help=f"up-sample minority classes (at most x{MAX_UPSAMPLE}), down-sample majority ones")
     parser.add_argument("--max-upsample", type=float, default=MAX_UPSAMPLE)
-    parser.add_argument("--backbone", default="resnet50", help=f"{', '.join(ARCHITECTURES)} (default resnet50)")
-    parser.add_argument("--weights", default="none", help="imagenet (downloads once), none, or a weights file/folder (default: none)")
+    parser.add_argument(
+        "--backbone", default=DEFAULT_TRAIN_BACKBONE,
+        help=f"{', '.join(ARCHITECTURES)} (default {DEFAULT_TRAIN_BACKBONE}: starts from its packaged ImageNet weights)",
+    )
+    parser.add_argument(
+        "--weights", default="default",
+        help="imagenet (efficientnet-lite0: packaged; resnet50 & co: Keras downloads once), none, or a weights file/folder "
+        "(default: imagenet for efficientnet-lite0, none for the others)",
+    )
     parser.add_argument("--image-size", type=int, default=None, help="input size in pixels (default: 224, or 96 for small-cnn and bdn)")
     parser.add_argument("--width", type=int, default=32, help="small-cnn: filters of the first block; bdn: filters per pathway")
     parser.add_argument("--encoding-units", type=int, default=1000, help="units of the encoding layer (default 1000)")
     parser.add_argument("--epochs", type=int, default=fit.epochs)
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 on a CPU, 128 on a GPU")
-    parser.add_argument("--learning-rate", type=float, default=fit.learning_rate)
-    parser.add_argument("--final-learning-rate", type=float, default=fit.final_learning_rate)
+    parser.add_argument(
+        "--learning-rate", type=float, default=None,
+        help=f"default: {FINE_TUNE_LEARNING_RATE:g} from pretrained weights (fine-tuning), {fit.learning_rate:g} from scratch",
+    )
+    parser.add_argument(
+        "--final-learning-rate", type=float, default=None,
+        help=f"default: {FINE_TUNE_FINAL_LEARNING_RATE:g} from pretrained weights, {fit.final_learning_rate:g} from scratch",
+    )
     parser.add_argument("--patience", type=int, default=fit.patience, help="epochs without a better validation score before stopping")
     parser.add_argument(
         "--monitor", choices=MONITORS, default=fit.monitor,
         help="validation score for early stopping and best weights (auto: accuracy, or PR-AUC for multi-label)",
     )
-    parser.add_argument("--warmup-epochs", type=int, default=0, help="first epochs with the backbone frozen")
+    parser.add_argument(
+        "--warmup-epochs", type=int, default=None,
+        help=f"first epochs with the backbone frozen (default: {FINE_TUNE_WARMUP_EPOCHS} from pretrained weights, 0 from scratch)",
+    )
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--rotation-p", type=float, default=augment.rotation_p)
     parser.add_argument("--shift-p", type=float, default=augment.shift_p)
@@ -81,7 +100,12 @@ def settings_from_args(args: argparse.Namespace):
     from street2shop.training.augment import AugmentParams
     from street2shop.training.job import TrainSettings
     from street2shop.training.trainer import FitParams
+    from street2shop.training.transfer import resolved_train_weights, start_defaults
 
+    weights = resolved_train_weights(args.backbone, args.weights)
+    start = start_defaults(weights)
+    learning_rate = start.learning_rate if args.learning_rate is None else args.learning_rate
+    final_learning_rate = start.final_learning_rate if args.final_learning_rate is None else args.final_learning_rate
     views = None
     if args.views:
         try:
@@ -104,14 +128,14 @@ def settings_from_args(args: argparse.Namespace):
         balance=args.balance,
         max_upsample=args.max_upsample,
         architecture=Architecture(name=args.backbone, image_size=args.image_size, encoding_units=args.encoding_units, width=args.width),
-        weights=args.weights,
+        weights=weights,
         fit=FitParams(
             epochs=args.epochs,
-            learning_rate=args.learning_rate,
-            final_learning_rate=min(args.final_learning_rate, args.learning_rate),
+            learning_rate=learning_rate,
+            final_learning_rate=min(final_learning_rate, learning_rate),
             patience=args.patience,
             monitor=args.monitor,
-            warmup_epochs=args.warmup_epochs,
+            warmup_epochs=min(start.warmup_epochs, args.epochs - 1) if args.warmup_epochs is None else args.warmup_epochs,
         ),
         augment=augment,
         batch_size=args.batch_size,

@@ -22,7 +22,7 @@ WEIGHT_SOURCES = ("imagenet", "folder", "none")
 
 @dataclass(frozen=True)
 class EmbedParams:
-    backbone: str = "resnet50"
+    backbone: str = "efficientnet-lite0"  # ImageNet weights packaged with the code env
     weights_source: str = "imagenet"
     image_size: int = 224
     batch_size: int = 32
@@ -102,6 +102,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
     from street2shop.training.data import CACHE_MODES
     from street2shop.training.job import TrainSettings
     from street2shop.training.trainer import MONITORS, FitParams
+    from street2shop.training.transfer import DEFAULT_TRAIN_BACKBONE, start_defaults
 
     label = cfg.text(config, "label_column")
     if not label:
@@ -113,7 +114,9 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
         raise InvalidParameter(f"parameter 'views' must list view numbers like 1,2; got {views_text!r}") from err
     technique = cfg.choice(config, "exclude_camera_technique", TECHNIQUE_CHOICES, "auto")
     fit_defaults, augment_defaults = FitParams(), AugmentParams()
-    learning_rate = cfg.number(config, "learning_rate", fit_defaults.learning_rate, minimum=1e-12, maximum=1.0)
+    weights_source = cfg.choice(config, "weights_source", WEIGHT_SOURCES, "imagenet")
+    start = start_defaults(weights_source)  # pretrained unless 'none': fine-tuning rates and a warm-up
+    learning_rate = cfg.number(config, "learning_rate", start.learning_rate, minimum=1e-12, maximum=1.0)
     if cfg.boolean(config, "augment", True):
         augment = AugmentParams(
             rotation_p=cfg.number(config, "rotation_p", augment_defaults.rotation_p, minimum=0.0, maximum=1.0),
@@ -125,6 +128,8 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
         augment = AugmentParams.off()
     image_size = cfg.integer(config, "image_size", 0, minimum=0, maximum=1024)
     batch_size = cfg.integer(config, "batch_size", 0, minimum=0, maximum=4096)
+    epochs = cfg.integer(config, "epochs", fit_defaults.epochs, minimum=1, maximum=10_000)
+    warmup_epochs = cfg.integer(config, "warmup_epochs", None, minimum=0, maximum=10_000)
     settings = TrainSettings(
         label=label,
         multilabel=cfg.boolean(config, "multilabel", False),
@@ -138,20 +143,20 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
         balance=cfg.boolean(config, "balance", False),
         max_upsample=cfg.number(config, "max_upsample", MAX_UPSAMPLE, minimum=1.0, maximum=MAX_UPSAMPLE),
         architecture=Architecture(
-            name=cfg.choice(config, "backbone", ARCHITECTURES, "resnet50"),
+            name=cfg.choice(config, "backbone", ARCHITECTURES, DEFAULT_TRAIN_BACKBONE),
             image_size=image_size or None,
             encoding_units=cfg.integer(config, "encoding_units", 1000, minimum=1, maximum=100_000),
             width=cfg.integer(config, "width", 32, minimum=1, maximum=1024),
         ),
         fit=FitParams(
-            epochs=cfg.integer(config, "epochs", fit_defaults.epochs, minimum=1, maximum=10_000),
+            epochs=epochs,
             learning_rate=learning_rate,
             final_learning_rate=min(
-                learning_rate, cfg.number(config, "final_learning_rate", fit_defaults.final_learning_rate, minimum=1e-15, maximum=1.0)
+                learning_rate, cfg.number(config, "final_learning_rate", start.final_learning_rate, minimum=1e-15, maximum=1.0)
             ),
             patience=cfg.integer(config, "patience", fit_defaults.patience, minimum=1, maximum=10_000),
             monitor=cfg.choice(config, "monitor", MONITORS, fit_defaults.monitor),
-            warmup_epochs=cfg.integer(config, "warmup_epochs", 0, minimum=0, maximum=10_000),
+            warmup_epochs=min(start.warmup_epochs, epochs - 1) if warmup_epochs is None else warmup_epochs,
         ),
         augment=augment,
         batch_size=batch_size or None,
@@ -162,7 +167,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
     )
     return TrainParams(
         settings=settings,
-        weights_source=cfg.choice(config, "weights_source", WEIGHT_SOURCES, "imagenet"),
+        weights_source=weights_source,
         mapping={str(k): "" if v is None else str(v) for k, v in cfg.mapping(config, "mapping").items()} or None,
         segment=segment_option(config),
     )

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from street2shop import __version__
+from street2shop.models.backbones import DEFAULT_BACKBONE
 from street2shop.models.embedder import Embedder, EncoderWeighting
 from street2shop.errors import InvalidParameter, ManifestError
 from street2shop.images.decode import DEFAULT_MAX_PIXELS
@@ -41,8 +42,8 @@ def make_embedder(
     models: Sequence[str | Path] | None = None,
     model_weights: Sequence[float] | Mapping[str, float] | None = None,
     encoding_layer: str | None = None,
-    backbone: str = "resnet50",
-    weights: str | Path | None = "none",
+    backbone: str = DEFAULT_BACKBONE,
+    weights: str | Path | None = "default",
     image_size: int | None = None,
     descriptors: int | None = None,
     transform: SegmentStep | None = None,
@@ -122,8 +123,8 @@ def embed_catalogue(
     models: Sequence[str | Path] | None = None,
     model_weights: Sequence[float] | Mapping[str, float] | None = None,
     encoding_layer: str | None = None,
-    backbone: str = "resnet50",
-    weights: str | Path | None = "none",
+    backbone: str = DEFAULT_BACKBONE,
+    weights: str | Path | None = "default",
     image_size: int | None = None,
     batch_size: int = 32,
     index_type: str = "flat",
@@ -177,8 +178,8 @@ def embed_catalogue(
     if fit_synthesised is not None and fit_synthesised < 2:
         raise InvalidParameter(f"synthesised pairs need at least 2 products, got {fit_synthesised}")
     settings = {
-        "backbone": backbone if not models else None,
-        "weights": str(weights) if not models else None,
+        "backbone": embedder.parts[0].encoder.name if not models else None,
+        "weights": embedder.parts[0].encoder.info.get("weights") if not models else None,
         "models": [part.encoder.name for part in embedder.parts] if models else None,
         "descriptors": descriptors,
     }

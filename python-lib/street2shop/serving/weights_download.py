@@ -55,6 +55,8 @@ class DownloadReport:
 def weights_url(backbone: str, base_url: str | None = None) -> tuple[str, str, str | None]:
     """``(file name, URL, Keras's MD5 or None)`` of a backbone's no-top weights; ``base_url`` is a mirror."""
     spec = backbone_spec(backbone)
+    if spec.name not in KERAS_WEIGHTS:
+        raise InvalidParameter(f"{spec.name}'s ImageNet weights come with the code env (weights 'imagenet'); there is nothing to download")
     default_base, md5 = KERAS_WEIGHTS[spec.name]
     if base_url:
         if not base_url.lower().startswith(("http://", "https://")):

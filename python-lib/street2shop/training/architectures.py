@@ -8,14 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from street2shop.errors import InvalidParameter
-from street2shop.models.backbones import backbone_spec, resolve_weights
+from street2shop.models.backbones import build_application, backbone_spec, resolve_weights
 from street2shop.models.layers import BACKBONE_LAYER, ENCODING_LAYER, OUTPUT_LAYER, POOLED_LAYER, PREPROCESS_LAYER, register_layers
 
 logger = logging.getLogger(__name__)
 
 SMALL_CNN = "small-cnn"
 BDN = "bdn"
-ARCHITECTURES = (SMALL_CNN, "mobilenetv3small", "efficientnetb0", "resnet50", BDN)
+ARCHITECTURES = (SMALL_CNN, "mobilenetv3small", "efficientnetb0", "efficientnet-lite0", "resnet50", BDN)
 _DEFAULT_SIZES = {SMALL_CNN: 96, BDN: 96}
 
 
@@ -93,11 +93,7 @@ def build_classifier(
         spec = backbone_spec(name)
         if spec.preprocessing == "caffe":
             x = layers["CaffePreprocess"](name=PREPROCESS_LAYER)(x)
-        kwargs: dict[str, Any] = {"include_top": False, "weights": resolve_weights(weights, spec), "input_shape": (size, size, 3)}
-        if spec.application.startswith("MobileNetV3"):
-            kwargs["include_preprocessing"] = True
-        logger.info("building %s (%d px, weights=%s)", spec.application, size, kwargs["weights"] or "random")
-        base = getattr(keras.applications, spec.application)(**kwargs)
+        base = build_application(spec, resolve_weights(weights, spec), size)
         backbone = keras.Model(base.input, base.output, name=BACKBONE_LAYER)
     features = backbone(x)
     pooled = keras.layers.GlobalAveragePooling2D(name=POOLED_LAYER)(features)
