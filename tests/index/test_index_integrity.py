@@ -152,10 +152,29 @@ def test_damaged_vectors_of_an_index_without_digests_give_no_impossible_score(in
 
 
 def test_impossible_scores_are_refused_at_search_time(index, pristine):
+    from street2shop.index.fusion import stored_vectors
+
     loaded = SearchIndex.load(index)
-    huge = np.full((1, loaded.vectors.dim_), 1e20, dtype=np.float32)
+    stored = stored_vectors(loaded.vectors)
+    query = stored[:1].copy()
+    assert loaded.search_vectors(query, k=2)[0][0]["score"] == pytest.approx(1.0, abs=1e-4)
+    # Damaged after the load-time checks: vectors far from unit length.
+    loaded.vectors = _raw_flat(stored * 1e6)
     with pytest.raises(IndexFormatError, match="vectors.faiss: damaged"):
-        loaded.search_vectors(huge, k=2)
+        loaded.search_vectors(query, k=2)
+
+
+def _raw_flat(vectors: np.ndarray):
+    """A flat VectorIndex holding exactly these vectors (fit() would not normalise them either way)."""
+    import faiss
+
+    from street2shop.index.vectors import VectorIndex
+
+    raw = faiss.IndexFlatIP(vectors.shape[1])
+    raw.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    index = VectorIndex(kind="flat")
+    index.index_, index.dim_ = raw, int(vectors.shape[1])
+    return index
 
 
 # 3. Damage is one line naming the file, exit status 2, from search and from serve.
@@ -263,3 +282,12 @@ def test_a_killed_writers_staging_folder_is_removed_by_the_next_run(tmp_path, mo
         alive.kill()
         alive.wait(timeout=30)
         killed.kill()
+
+
+def test_evaluate_refuses_a_damaged_index_in_one_line(index, pristine, tmp_path):
+    _index, images, catalog = pristine
+    queries = tmp_path / "queries.csv"
+    catalog.to_csv(queries, index=False)
+    truncate(index / "items.parquet")
+    result = street2shop("evaluate", "--index", index, "--images", images, "--queries", queries, check=False)
+    one_line_error(result, "items.parquet", "damaged")

@@ -72,7 +72,7 @@ def verify_files(directory: Path, info: dict[str, Any]) -> None:
     """
     recorded = info.get(FILES_KEY)
     if recorded is None:
-        logger.warning("%s: %s records no file digests (built by street2shop before 0.x); damage cannot be detected", directory, INDEX_FILE)
+        logger.warning("%s: %s records no file digests (an index built before they were recorded); damage cannot be detected", directory, INDEX_FILE)
         return
     if not isinstance(recorded, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in recorded.items()):
         raise IndexFormatError(f"{directory / INDEX_FILE}: {FILES_KEY!r} must map file paths to digests")
@@ -141,9 +141,8 @@ def _check_fields(path: Path, info: dict[str, Any]) -> None:
         weight = part.get("weight", 1.0)
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
             raise IndexFormatError(f"{where}.weight must be a positive number, got {_short(weight)}")
-    for key in ("label_columns",):
-        if key in info and not isinstance(info[key], list):
-            raise IndexFormatError(f"{path}: {key!r} must be a list, got {_short(info[key])}")
+    if "label_columns" in info and not isinstance(info["label_columns"], list):
+        raise IndexFormatError(f"{path}: 'label_columns' must be a list, got {_short(info['label_columns'])}")
     if "settings" in info and info["settings"] is not None and not isinstance(info["settings"], dict):
         raise IndexFormatError(f"{path}: 'settings' must be an object, got {_short(info['settings'])}")
 

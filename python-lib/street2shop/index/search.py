@@ -164,10 +164,11 @@ class SearchIndex:
         allowed = self.allowed_mask(filters)
         candidates = min(len(self.items), k * self._views_per_product) or 1
         scores, ids = self.vectors.search(queries, candidates, allowed_ids=allowed)
-        found = scores[ids >= 0]
-        if found.size and (not np.all(np.isfinite(found)) or float(np.abs(found).max()) > MAX_SCORE):
-            # Unit vectors cannot score beyond 1: the vectors were damaged after the file was checked.
-            worst = float(np.nanmax(np.abs(np.where(np.isfinite(found), found, np.inf))))
+        # A stored unit vector cannot score beyond the query's norm: anything more is damage FAISS read as floats.
+        bound = MAX_SCORE * np.linalg.norm(np.atleast_2d(np.asarray(queries, dtype=np.float64)), axis=1, keepdims=True)
+        impossible = (ids >= 0) & ~(np.abs(scores) <= bound)  # NaN and inf count as impossible
+        if impossible.any():
+            worst = float(np.abs(scores[impossible]).max())
             raise IndexFormatError(f"{self.directory / VECTORS_FILE}: damaged (a score of {worst:.3g}, impossible for unit vectors); rebuild the index")
         return [self._collapse(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, ids)]
 
