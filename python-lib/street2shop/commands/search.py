@@ -38,6 +38,12 @@ def run(args: argparse.Namespace) -> int:
     filters = parse_filters(args.filter)
     encoders = [load_encoder(path) for path in args.models] if args.models else None
     index = SearchIndex.load(args.index, encoders=encoders)
-    answer = index.answer(Path(args.image).read_bytes(), k=args.k, filters=filters)
+    try:
+        data = Path(args.image).read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as err:
+        raise InvalidParameter(f"--image {args.image}: cannot read ({err.strerror or err})") from None
+    answer = index.answer(data, k=args.k, filters=filters)
     print(json.dumps({"results": answer.results, "query": {"attributes": answer.attributes, "segmented": answer.segmented}}, ensure_ascii=False))
     return 0

@@ -73,6 +73,37 @@ def decode_image(
         raise BadImage(f"corrupt or truncated image: {err}", name) from err
 
 
+def decoded_pixels(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None, min_side: int | None = None) -> int:
+    """How many pixels :func:`decode_image` will decode for these bytes, read from the header alone.
+
+    A JPEG shrunk on decoding (``min_side``) counts at its reduced scale; other formats at full size.
+
+    Raises:
+        BadImage: as :func:`decode_image` would for the header (not an image, unsupported, too large).
+    """
+    if not data:
+        raise BadImage("empty file", name)
+    try:
+        picture = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as err:
+        raise BadImage("not an image (unrecognised format)", name) from err
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise BadImage(f"corrupt or truncated image: {err}", name) from err
+    if picture.format not in ACCEPTED_FORMATS:
+        raise BadImage(f"unsupported image format {picture.format}", name)
+    width, height = picture.size
+    if width * height > max_pixels:
+        raise BadImage(f"image too large: {width}x{height} = {width * height} pixels, limit {max_pixels}", name)
+    if min_side and picture.format in ("JPEG", "MPO"):
+        picture.draft("RGB", (int(min_side), int(min_side)))  # header only: sets the reduced size
+        width, height = picture.size
+    return int(width) * int(height)
+
+
+#: Rows composited at a time over white: float work on a slice, never on a whole 49-megapixel picture.
+_ALPHA_ROWS = 256
+
+
 def _to_rgb8(picture: Image.Image) -> np.ndarray:
     """Convert any Pillow mode to an 8-bit RGB array."""
     mode = picture.mode
@@ -88,10 +119,14 @@ def _to_rgb8(picture: Image.Image) -> np.ndarray:
     elif mode == "P":
         picture = picture.convert("RGB")
     if picture.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = np.asarray(picture.convert("RGBA"), dtype=np.float32)
-        alpha = rgba[:, :, 3:4] / 255.0
-        rgb = rgba[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
-        return np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        rgba = np.asarray(picture.convert("RGBA") if picture.mode != "RGBA" else picture)
+        out = np.empty(rgba.shape[:2] + (3,), dtype=np.uint8)
+        for top in range(0, rgba.shape[0], _ALPHA_ROWS):
+            rows = rgba[top : top + _ALPHA_ROWS].astype(np.float32)
+            alpha = rows[:, :, 3:4] / 255.0
+            rgb = rows[:, :, :3] * alpha + 255.0 * (1.0 - alpha)
+            out[top : top + _ALPHA_ROWS] = np.clip(rgb + 0.5, 0, 255).astype(np.uint8)
+        return out
     if picture.mode != "RGB":
         # CMYK, YCbCr, L, 1, LAB, HSV: Pillow converts all of them to RGB.
         picture = picture.convert("RGB")

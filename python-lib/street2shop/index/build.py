@@ -9,7 +9,6 @@ part weights if asked (:mod:`street2shop.index.fit_weights`) -> re-weight -> pub
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -31,10 +30,14 @@ from street2shop.index.vectors import VectorIndex
 from street2shop.manifest import label_columns, merge_errors, read_table, validate_manifest
 from street2shop.segmentation.step import RECORD_KEYS, SegmentStep, record_difference, segment_record, segment_step, takes_garment
 from street2shop.segmentation.garment import SegmentParams
+from street2shop.storage.publish import staging_directory
 from street2shop.storage.published import open_published
 from street2shop.storage.stores import image_source
 
 logger = logging.getLogger(__name__)
+
+#: Name of the local staging folders (in the system temporary directory) an index is written into before publishing.
+STAGING_PREFIX = "street2shop-index-"
 
 
 def make_embedder(
@@ -322,9 +325,9 @@ def publish_index(
         "settings": {**dict(settings or {}), **segment_record(embedder.transform, bundled=True)},
         "fusion": fusion,
     }
-    with tempfile.TemporaryDirectory(prefix="street2shop-index-") as staging:
-        write_index_files(Path(staging), info, vectors, items, embedder)
-        output.publish(Path(staging))
+    with staging_directory(STAGING_PREFIX) as staging:
+        write_index_files(staging, info, vectors, items, embedder)
+        output.publish(staging)
     errors = catalogue.errors
     logger.info("indexed %d images (%d rows reported as errors)", len(items), len(errors))
     return BuildReport(indexed=len(items), errors=errors.reset_index(drop=True), info=info)

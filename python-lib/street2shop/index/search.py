@@ -18,8 +18,9 @@ from street2shop.models.encoder import Encoder
 from street2shop.models.loading import load_encoder
 from street2shop.errors import FingerprintMismatch, IndexFormatError, InvalidParameter
 from street2shop.images.decode import DEFAULT_MAX_PIXELS, decode_image
-from street2shop.index.folder import ENCODERS_DIR, read_index_info, read_items, read_vectors
+from street2shop.index.folder import ENCODERS_DIR, MAX_SCORE, VECTORS_FILE, read_index_info, read_items, read_vectors, verify_files
 from street2shop.manifest import split_labels
+from street2shop.storage.paths import resolve_inside
 from street2shop.storage.published import open_published
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class SearchIndex:
         self.vectors = vectors
         self.embedder = embedder
         self.label_columns: list[str] = list(info.get("label_columns", []))
+        self.directory = Path(".")  # where the index was loaded from (set by load)
         self._workdir = workdir  # keeps a downloaded copy alive as long as the index
         self._views_per_product = int(self.items.groupby("product_id").size().max()) if len(self.items) else 1
         # Predicted attributes filter like labels (useful when the catalogue is not labelled).
@@ -97,9 +99,10 @@ class SearchIndex:
             directory = published.materialize(Path(workdir.name))
         directory = Path(directory)
         info = read_index_info(directory)
-        layout = info.get("layout", [])
+        layout = info["layout"]
         if not layout:
             raise IndexFormatError(f"{directory}: the index records no encoders")
+        verify_files(directory, info)
         parts: list[tuple[Encoder, float, bool]] = []
         if encoders is not None:
             by_fingerprint = {encoder.fingerprint: encoder for encoder in encoders}
@@ -114,14 +117,17 @@ class SearchIndex:
                 parts.append((encoder, float(part.get("weight", 1.0)), bool(part.get("transformed", True))))
         else:
             for part in layout:
-                encoder = load_encoder(directory / ENCODERS_DIR / part["name"], expected_fingerprint=part["fingerprint"])
+                # The name is a plain folder name (read_index_info), and the folder must stay inside the index.
+                encoder = load_encoder(resolve_inside(directory, ENCODERS_DIR, part["name"]), expected_fingerprint=part["fingerprint"])
                 parts.append((encoder, float(part.get("weight", 1.0)), bool(part.get("transformed", True))))
         if transform is None:
             from street2shop.segmentation.step import step_from_record
 
             transform = step_from_record(info.get("settings") or {}, directory)
         embedder = Embedder(parts, transform=transform)
-        return cls(info, read_items(directory), read_vectors(directory, info), embedder, workdir=workdir)
+        loaded = cls(info, read_items(directory), read_vectors(directory, info), embedder, workdir=workdir)
+        loaded.directory = directory
+        return loaded
 
     def __len__(self) -> int:
         return len(self.items)
@@ -158,6 +164,12 @@ class SearchIndex:
         allowed = self.allowed_mask(filters)
         candidates = min(len(self.items), k * self._views_per_product) or 1
         scores, ids = self.vectors.search(queries, candidates, allowed_ids=allowed)
+        # A stored unit vector cannot score beyond the query's norm: anything more is damage FAISS read as floats.
+        bound = MAX_SCORE * np.linalg.norm(np.atleast_2d(np.asarray(queries, dtype=np.float64)), axis=1, keepdims=True)
+        impossible = (ids >= 0) & ~(np.abs(scores) <= bound)  # NaN and inf count as impossible
+        if impossible.any():
+            worst = float(np.abs(scores[impossible]).max())
+            raise IndexFormatError(f"{self.directory / VECTORS_FILE}: damaged (a score of {worst:.3g}, impossible for unit vectors); rebuild the index")
         return [self._collapse(row_scores, row_ids, k) for row_scores, row_ids in zip(scores, ids)]
 
     def search_pixels(self, images: Sequence[np.ndarray], *, k: int = 10, filters: Filters | None = None) -> list[list[dict[str, Any]]]:

@@ -18,7 +18,7 @@ from typing import Any
 from street2shop.errors import FingerprintMismatch, IndexFormatError
 from street2shop.models import model_folder
 from street2shop.models.encoder import ENCODER_FILE, MODEL_FILE, Encoder, model_fingerprint
-from street2shop.models.layers import register_layers
+from street2shop.storage.paths import resolve_inside
 
 #: The kind of a trained model folder: the format its ``model.json`` records.
 TRAINED_MODEL = model_folder.FORMAT_NAME
@@ -58,15 +58,17 @@ def recorded_kind(directory: str | Path) -> tuple[str, dict[str, Any] | None]:
         IndexFormatError: neither an encoder folder nor a trained model folder, or unreadable.
     """
     directory = Path(directory)
-    description_path = directory / ENCODER_FILE
+    description_path = resolve_inside(directory, ENCODER_FILE)
     if not description_path.is_file() and model_folder.is_model_folder(directory):
         return TRAINED_MODEL, None
-    if not description_path.is_file() or not (directory / MODEL_FILE).is_file():
+    if not description_path.is_file() or not resolve_inside(directory, MODEL_FILE).is_file():
         raise IndexFormatError(f"{directory} is not an encoder folder: expected {MODEL_FILE} and {ENCODER_FILE}")
     try:
         description = json.loads(description_path.read_text())
-    except json.JSONDecodeError as err:
-        raise IndexFormatError(f"{description_path}: invalid JSON ({err})") from err
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise IndexFormatError(f"{directory / ENCODER_FILE}: invalid JSON ({err})") from err
+    if not isinstance(description, dict):
+        raise IndexFormatError(f"{directory / ENCODER_FILE}: a JSON object is expected")
     return str(description.get("kind") or "encoder"), description
 
 
@@ -74,10 +76,7 @@ def _load_encoder_folder(
     directory: Path, description: dict[str, Any], *, expected_fingerprint: str | None, layer: str | None, name: str | None
 ) -> Encoder:
     """An encoder folder: ``model.keras`` and ``encoder.json`` (``layer`` does not apply)."""
-    import keras
-
-    register_layers()
-    model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
+    model = model_folder.load_keras_model(directory / MODEL_FILE, directory)
     fingerprint = model_fingerprint(model)
     recorded = description.get("fingerprint")
     for label, wanted in (("recorded in its folder", recorded), ("expected by the index", expected_fingerprint)):

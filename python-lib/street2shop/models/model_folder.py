@@ -10,6 +10,7 @@ from typing import Any
 from street2shop.errors import FingerprintMismatch, IndexFormatError
 from street2shop.models.encoder import model_fingerprint
 from street2shop.models.layers import OUTPUT_LAYER, register_layers
+from street2shop.storage.paths import resolve_inside
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,9 @@ def read_model_info(directory: str | Path) -> dict[str, Any]:
     if not is_model_folder(directory):
         raise IndexFormatError(f"{directory} is not a model folder: expected {MODEL_FILE} and {INFO_FILE}")
     try:
-        info = json.loads(path.read_text(encoding="utf-8"))
+        info = json.loads(resolve_inside(directory, INFO_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
-        raise IndexFormatError(f"{path}: cannot read ({err})") from err
+        raise IndexFormatError(f"{path}: cannot read ({' '.join(str(err).split())[:160]})") from None
     if not isinstance(info, dict) or info.get("format") != FORMAT_NAME:
         raise IndexFormatError(f"{path}: not a street2shop model (format {info.get('format') if isinstance(info, dict) else None!r})")
     if int(info.get("format_version", -1)) > FORMAT_VERSION:
@@ -82,11 +83,7 @@ def load_model(directory: str | Path, *, layer: str | None = None, check_fingerp
 
     directory = Path(directory)
     info = read_model_info(directory)
-    register_layers()  # loaded uncompiled: the training loss is not needed
-    try:
-        model = keras.saving.load_model(directory / MODEL_FILE, safe_mode=True, compile=False)
-    except (OSError, ValueError, TypeError) as err:
-        raise IndexFormatError(f"{directory / MODEL_FILE}: cannot load the model ({err})") from err
+    model = load_keras_model(directory / MODEL_FILE, directory)  # uncompiled: the training loss is not needed
     fingerprint = model_fingerprint(model)
     if check_fingerprint and fingerprint != info["fingerprint"]:
         raise FingerprintMismatch(
@@ -102,6 +99,31 @@ def load_model(directory: str | Path, *, layer: str | None = None, check_fingerp
         model = keras.Model(model.inputs, [encoding, model.get_layer(OUTPUT_LAYER).output], name=model.name)
         info = {**info, "encoding_layer": layer, "encoding_dim": int(encoding.shape[-1])}
     return model, info
+
+
+def load_keras_model(path: Path, root: Path) -> Any:
+    """A Keras model file inside ``root``, loaded with ``safe_mode``; any failure is one line naming the file.
+
+    Raises:
+        IndexFormatError: the file leads outside ``root``, is damaged, or holds a model ``safe_mode`` refuses.
+    """
+    import keras
+
+    resolved = resolve_inside(root, path.name)
+    register_layers()
+    try:
+        return keras.saving.load_model(resolved, safe_mode=True, compile=False)
+    except Exception as err:  # noqa: BLE001 - Keras raises ValueError, OSError, zipfile errors, TypeError...
+        return _refuse(path, err)
+
+
+def _refuse(path: Path, err: BaseException) -> Any:
+    text = " ".join(str(err).split())
+    if "safe_mode" in text or "Lambda" in text:
+        reason = "it holds Python code (e.g. a Lambda layer), which safe_mode refuses to run"
+    else:
+        reason = f"{type(err).__name__}: {text[:160]}" if text else type(err).__name__
+    raise IndexFormatError(f"{path}: cannot load the model ({reason})") from None
 
 
 def encoder_info(info: dict[str, Any]) -> dict[str, Any]:

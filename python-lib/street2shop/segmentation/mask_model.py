@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from street2shop.errors import IndexFormatError, InvalidParameter
+from street2shop.storage.paths import resolve_inside
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +94,13 @@ def load_mask_model(folder: str | os.PathLike[str]) -> MaskModel:
 
     folder = Path(folder)
     model_path = folder / MODEL_FILE
-    if not model_path.is_file():
+    if not resolve_inside(folder, MODEL_FILE).is_file():
         raise IndexFormatError(f"mask model folder {folder}: {MODEL_FILE} not found")
     config = _read_config(folder)
     try:
-        model = keras.saving.load_model(model_path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(resolve_inside(folder, MODEL_FILE), compile=False, safe_mode=True)
     except Exception as err:
-        raise IndexFormatError(f"mask model {model_path}: could not be loaded safely: {err}") from err
+        raise IndexFormatError(f"mask model {model_path}: could not be loaded safely: {' '.join(str(err).split())[:200]}") from None
     input_shape = model.inputs[0].shape if getattr(model, "inputs", None) else None
     if input_shape is None or len(input_shape) != 4 or input_shape[-1] != 3:
         raise IndexFormatError(f"mask model {model_path}: input shape {input_shape}, expected (None, S, S, 3)")
@@ -111,7 +112,7 @@ def load_mask_model(folder: str | os.PathLike[str]) -> MaskModel:
         log.warning(
             "mask model %s: input_size %s in %s ignored, the model takes %s", folder, config["input_size"], CONFIG_FILE, fixed
         )
-    fingerprint = hashlib.sha256(model_path.read_bytes()).hexdigest()
+    fingerprint = hashlib.sha256(resolve_inside(folder, MODEL_FILE).read_bytes()).hexdigest()
     log.info("mask model %s loaded (input %d, fingerprint %s)", folder, input_size, fingerprint[:12])
     try:
         return MaskModel(model, input_size=input_size, threshold=config.get("threshold", 0.5), fingerprint=fingerprint)
@@ -157,10 +158,10 @@ def is_mask_model_folder(folder: str | os.PathLike[str]) -> bool:
 
 def _read_config(folder: Path) -> dict[str, Any]:
     path = folder / CONFIG_FILE
-    if not path.is_file():
+    if not resolve_inside(folder, CONFIG_FILE).is_file():
         return {}
     try:
-        config = json.loads(path.read_text(encoding="utf-8"))
+        config = json.loads(resolve_inside(folder, CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as err:
         raise IndexFormatError(f"mask model settings {path}: not readable JSON: {err}") from err
     if not isinstance(config, dict):

@@ -191,7 +191,13 @@ def step_from_record(record: Mapping[str, Any], directory: str | os.PathLike[str
         return SegmentStep(params, pad=pad)
     from street2shop.segmentation.mask_model import is_mask_model_folder, load_mask_model
 
-    folder = Path(directory) / str(mask.get("folder") or MASK_MODEL_DIR)
+    from street2shop.storage.paths import plain_name, resolve_inside
+
+    if not isinstance(mask, Mapping):
+        raise IndexFormatError(f"{directory}: the index's segment_mask_model is not an object: {str(mask)[:60]!r}")
+    name = plain_name(mask.get("folder") or MASK_MODEL_DIR, f"{directory}: segment_mask_model.folder")
+    resolve_inside(directory, name)
+    folder = Path(directory) / name
     if not is_mask_model_folder(folder):
         raise IndexFormatError(f"{directory}: the index was built with a mask model but {folder.name}/ is missing; rebuild the index")
     model = load_mask_model(folder)

@@ -60,7 +60,9 @@ def add_page_routes(app: Any, recommender: Recommender, thumbnails: Thumbnails |
         try:
             return json_response(recommender.handle(read_json_body(recommender.limits.max_body_bytes)))
         except ApiError as err:
-            return json_response({"error": err.message}, err.status)
+            response = json_response({"error": err.message}, err.status)
+            response.headers.update(err.headers)
+            return response
 
     def thumbnail() -> Any:
         if thumbnails is None:

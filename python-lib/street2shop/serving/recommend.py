@@ -36,10 +36,11 @@ _MAX_FILTER_TEXT = 200
 class ApiError(Street2ShopError):
     """A request the endpoint refuses (4xx) or could not answer (5xx); ``status`` is the HTTP status."""
 
-    def __init__(self, message: str, status: int = 400):
+    def __init__(self, message: str, status: int = 400, headers: Mapping[str, str] | None = None):
         super().__init__(message)
         self.message = message
         self.status = int(status)
+        self.headers = dict(headers or {})
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,20 @@ class Limits:
         max_k: most products one request may ask for.
         default_k: products returned when the request says nothing.
         max_pixels: largest picture accepted, in pixels (checked before decoding).
+        pixel_budget: most pixels decoded and held at once by all requests together
+            (:mod:`street2shop.serving.admission`); a picture larger than the budget waits for all of it.
+        queue_ms: how long a request waits for room in the budget before a 503 with ``Retry-After``.
     """
 
     max_image_bytes: int = 8 * 1024 * 1024
     max_k: int = 100
     default_k: int = 10
     max_pixels: int = 50_000_000
+    pixel_budget: int = 100_000_000
+    queue_ms: int = 10_000
 
     def __post_init__(self) -> None:
-        for name in ("max_image_bytes", "max_k", "default_k", "max_pixels"):
+        for name in ("max_image_bytes", "max_k", "default_k", "max_pixels", "pixel_budget", "queue_ms"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InvalidParameter(f"limit {name} must be a positive integer, got {value!r}")
@@ -143,7 +149,8 @@ def _parse_k(value: Any, limits: Limits) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ApiError(f"field 'k' must be an integer, not {_kind(value)}")
     if not 1 <= value <= limits.max_k:
-        raise ApiError(f"field 'k' must be between 1 and {limits.max_k}, got {value}")
+        shown = str(value) if len(str(value)) <= 12 else f"a number of {len(str(abs(value)))} digits"
+        raise ApiError(f"field 'k' must be between 1 and {limits.max_k}, got {shown}")
     return value
 
 
@@ -189,8 +196,11 @@ class Recommender:
     """
 
     def __init__(self, index: Any, limits: Limits | None = None, *, warm_up: bool = True):
+        from street2shop.serving.admission import PixelBudget
+
         self.index = index
         self.limits = limits or Limits()
+        self.budget = PixelBudget(self.limits.pixel_budget, wait_s=self.limits.queue_ms / 1000)
         if warm_up:
             self._warm_up()
 
@@ -213,10 +223,19 @@ class Recommender:
                 ours (logged with its traceback; the message gives no detail).
         """
         started = time.perf_counter()
+        from street2shop.images.decode import decoded_pixels
+        from street2shop.serving.admission import BudgetExhausted
+
         query = parse_request(data, self.limits)
         parsed = time.perf_counter()
         try:
-            answer = self.index.answer(query.image, k=query.k, filters=query.filters or None, max_pixels=self.limits.max_pixels)
+            self.index.allowed_mask(query.filters or None)  # a bad filter fails before any picture is read
+            pixels = decoded_pixels(query.image, max_pixels=self.limits.max_pixels, name="query", min_side=self.index.embedder.sizes[-1])
+            with self.budget.hold(pixels):
+                answer = self.index.answer(query.image, k=query.k, filters=query.filters or None, max_pixels=self.limits.max_pixels)
+        except BudgetExhausted:
+            retry = max(1, round(self.limits.queue_ms / 1000))
+            raise ApiError(f"the server is decoding its limit of pictures ({self.limits.pixel_budget} pixels); retry in {retry} s", 503, {"Retry-After": str(retry)}) from None
         except BadImage as err:
             status = 413 if "too large" in err.reason else 400
             raise ApiError(f"the picture cannot be used: {err.reason}", status) from None

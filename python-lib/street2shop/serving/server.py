@@ -2,11 +2,14 @@
 
 Stack: Flask (the WSGI app; DSS webapp backends are Flask too, so the page's routes are shared)
 served by waitress (pure-Python WSGI server: a thread pool for concurrent requests, a request
-body size limit, no C build, runs the same on Linux, macOS and Windows).
+body size limit, no C build, runs the same on Linux, macOS and Windows). Waitress is given a
+deadline per request (:class:`DeadlineServer`): a client must deliver its headers and body within
+it, however slowly it trickles them, so slow clients cannot hold every connection.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import threading
@@ -24,6 +27,10 @@ SERVICE_ID = "street2shop"
 ENDPOINT_ID = "recommend"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+#: Seconds a client has to deliver one request's headers and body, from its first byte (or its connection).
+DEFAULT_REQUEST_TIMEOUT_S = 20
+#: Connections held open at once; beyond them waitress stops accepting until some close.
+DEFAULT_MAX_CONNECTIONS = 1000
 
 
 def api_path(service_id: str = SERVICE_ID, endpoint_id: str = ENDPOINT_ID) -> str:
@@ -59,7 +66,9 @@ def create_app(
             result = recommender.handle(read_json_body(recommender.limits.max_body_bytes))
         except ApiError as err:
             error_type = "DkuCustomApiException" if err.status < 500 else "InternalError"
-            return json_response({"errorType": error_type, "message": err.message, "detailedMessage": err.message, "code": err.status}, err.status)
+            response = json_response({"errorType": error_type, "message": err.message, "detailedMessage": err.message, "code": err.status}, err.status)
+            response.headers.update(err.headers)
+            return response
         execution = round((time.perf_counter() - begun) * 1000, 3)
         return json_response(
             {
@@ -95,6 +104,18 @@ def create_app(
     app.add_url_rule("/", "page", page, methods=["GET"])
     app.add_url_rule("/static/<name>", "static_file", static_file, methods=["GET"])
     add_page_routes(app, recommender, thumbnails, prefix="/backend")
+
+    @app.before_request
+    def refuse_options() -> Any:
+        from flask import request
+
+        # Flask would answer an empty 200; this server offers no CORS, so OPTIONS is a method like any other it refuses.
+        if request.method == "OPTIONS" and request.url_rule is not None:
+            allowed = ", ".join(sorted(request.url_rule.methods - {"OPTIONS", "HEAD"}))
+            response = json_response({"errorType": "MethodNotAllowed", "message": f"OPTIONS is not served; this route takes {allowed}"}, 405)
+            response.headers["Allow"] = allowed
+            return response
+        return None
 
     @app.errorhandler(404)
     def not_found(_err: Any) -> Any:
@@ -139,26 +160,109 @@ def build_app(
     return create_app(recommender, thumbnails=thumbnails, service_id=service_id, endpoint_id=endpoint_id)
 
 
-def make_server(app: Any, *, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, threads: int = 8, max_body_bytes: int | None = None) -> Any:
+def make_server(
+    app: Any,
+    *,
+    host: str = DEFAULT_HOST,
+    port: int = DEFAULT_PORT,
+    threads: int = 8,
+    max_body_bytes: int | None = None,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+) -> Any:
     """A waitress server for ``app`` (not started); ``port=0`` picks a free port (``.effective_port``).
 
-    The body limit here is a backstop above the app's own (which answers a JSON 413): waitress
-    refuses anything larger before the app reads it.
+    Waitress refuses a body over the app's limit before the app reads it, with the same JSON 413
+    the app gives (:class:`JsonErrorTask`). Each request must arrive whole within
+    ``request_timeout_s`` (:class:`DeadlineServer`); idle keep-alive connections close after 60 s.
     """
-    from waitress import create_server
+    from waitress.adjustments import Adjustments
+    from waitress.task import ThreadedTaskDispatcher
 
-    body_limit = (max_body_bytes or Limits().max_body_bytes) + 1024 * 1024
-    return create_server(
-        app,
+    adjustments = Adjustments(
         host=host,
         port=port,
         threads=threads,
-        max_request_body_size=body_limit,
-        connection_limit=200,
+        max_request_body_size=max_body_bytes or Limits().max_body_bytes,
+        connection_limit=max_connections,
         channel_timeout=60,
+        cleanup_interval=1,  # how often deadlines are checked
+        asyncore_use_poll=True,  # select() cannot watch more than 1024 sockets
         ident="street2shop",
         clear_untrusted_proxy_headers=True,
     )
+    dispatcher = ThreadedTaskDispatcher()
+    dispatcher.set_thread_count(threads)
+    server_class = _deadline_server_class()
+    return server_class(app, {}, dispatcher=dispatcher, adj=adjustments, sockinfo=adjustments.listen[0], request_timeout_s=request_timeout_s)
+
+
+def _deadline_server_class() -> type:
+    """:class:`DeadlineServer`, built on first use so that importing this module does not import waitress."""
+    global DeadlineServer, JsonErrorTask
+    if DeadlineServer is not None:
+        return DeadlineServer
+    from waitress.channel import HTTPChannel
+    from waitress.server import TcpWSGIServer
+    from waitress.task import ErrorTask
+
+    class _JsonErrorTask(ErrorTask):
+        """Waitress's own refusals (body too large, bad headers) as the API's JSON errors, not plain text."""
+
+        def execute(self) -> None:
+            error = self.request.error
+            if error.code == 413:
+                message = f"the request body is over the limit of {self.channel.adj.max_request_body_size} bytes"
+            else:
+                message = f"{error.reason}: {' '.join(str(error.body).split())[:200]}"
+            body = json.dumps({"errorType": "DkuCustomApiException", "message": message, "detailedMessage": message, "code": error.code}).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.extend([("Content-Type", "application/json"), ("X-Content-Type-Options", "nosniff")])
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class _DeadlineChannel(HTTPChannel):
+        """A connection that records when the request it is receiving began (its first byte, or the connection)."""
+
+        error_task_class = _JsonErrorTask
+
+        def __init__(self, *args: Any, **kwargs: Any):
+            super().__init__(*args, **kwargs)
+            self.request_started: float | None = self.creation_time
+
+        def received(self, data: bytes) -> bool:
+            result = super().received(data)
+            if self.request is None:
+                self.request_started = None  # nothing half-received: idle, channel_timeout applies
+            elif self.request_started is None:
+                self.request_started = time.time()
+            return result
+
+    class _DeadlineServer(TcpWSGIServer):
+        """Waitress closing every connection that has not delivered its request within the deadline."""
+
+        channel_class = _DeadlineChannel
+
+        def __init__(self, *args: Any, request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S, **kwargs: Any):
+            self.request_timeout_s = float(request_timeout_s)
+            super().__init__(*args, **kwargs)
+
+        def maintenance(self, now: float) -> None:
+            super().maintenance(now)
+            cutoff = now - self.request_timeout_s
+            for channel in list(self.active_channels.values()):
+                started = getattr(channel, "request_started", None)
+                if started is not None and started < cutoff and not channel.requests:
+                    channel.will_close = True  # the loop closes it on its next pass
+
+    DeadlineServer, JsonErrorTask = _DeadlineServer, _JsonErrorTask
+    return DeadlineServer
+
+
+#: The waitress server class with request deadlines, and its JSON error task (made by :func:`make_server`).
+DeadlineServer: Any = None
+JsonErrorTask: Any = None
 
 
 def stop_server(server: Any) -> None:
@@ -180,8 +284,8 @@ def stop_server(server: Any) -> None:
 class BackgroundServer:
     """A waitress server running in a daemon thread (tests, benchmarks); ``close()`` stops it."""
 
-    def __init__(self, app: Any, *, host: str = DEFAULT_HOST, port: int = 0, threads: int = 8, max_body_bytes: int | None = None):
-        self.server = make_server(app, host=host, port=port, threads=threads, max_body_bytes=max_body_bytes)
+    def __init__(self, app: Any, *, host: str = DEFAULT_HOST, port: int = 0, threads: int = 8, max_body_bytes: int | None = None, **server_options: Any):
+        self.server = make_server(app, host=host, port=port, threads=threads, max_body_bytes=max_body_bytes, **server_options)
         self.host = host
         self.port = int(self.server.effective_port)
         self.url = f"http://{host}:{self.port}"
@@ -217,6 +321,8 @@ def serve_forever(
     limits: Limits | None = None,
     threads: int = 8,
     on_ready: Any = None,
+    request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
 ) -> None:
     """Serve the API, the page and the thumbnails until interrupted (Ctrl-C, or SIGTERM from a process manager).
 
@@ -226,7 +332,10 @@ def serve_forever(
         on_ready: called with the server's base URL once it listens (e.g. to print it).
     """
     app = build_app(index, images=images, limits=limits)
-    server = make_server(app, host=host, port=port, threads=threads, max_body_bytes=(limits or Limits()).max_body_bytes)
+    server = make_server(
+        app, host=host, port=port, threads=threads, max_body_bytes=(limits or Limits()).max_body_bytes,
+        request_timeout_s=request_timeout_s, max_connections=max_connections,
+    )
     url = f"http://{host}:{server.effective_port}"
     logger.info("serving on %s (API: POST %s%s)", url, url, api_path())
     if on_ready is not None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 from street2shop.errors import StorageError
 
@@ -35,3 +37,45 @@ def looks_missing(err: BaseException) -> bool:
         return True
     text = str(err).lower()
     return any(hint in text for hint in MISSING_HINTS)
+
+
+def plain_name(name: object, what: str) -> str:
+    """``name`` when it is one plain folder or file name (no separator, no '..', not absolute), else an error.
+
+    Raises:
+        IndexFormatError: ``what`` (e.g. "index.json: layout[0].name") is not a plain name.
+    """
+    from street2shop.errors import IndexFormatError
+
+    if not isinstance(name, str) or not name or name in (".", "..") or any(c in name for c in "/\\\x00") or re.match(r"^[A-Za-z]:", name):
+        raise IndexFormatError(f"{what} must be a plain folder name, got {str(name)[:80]!r}")
+    return name
+
+
+def resolve_inside(root: str | os.PathLike[str], *parts: str) -> Path:
+    """``root/parts`` with every symlink followed, refused unless it stays inside ``root`` (itself resolved).
+
+    Raises:
+        IndexFormatError: the path leads outside ``root`` (by '..', an absolute part or a symlink).
+    """
+    from street2shop.errors import IndexFormatError
+
+    base = Path(os.path.realpath(root))
+    given = Path(root).joinpath(*parts)
+    target = Path(os.path.realpath(base.joinpath(*parts)))
+    if target != base and base not in target.parents:
+        raise IndexFormatError(f"{given} leads outside its folder {root} (to {target}); refused")
+    return target
+
+
+def check_no_escape(root: str | os.PathLike[str]) -> None:
+    """Refuse a folder holding a symlink (at any depth) that leads outside it.
+
+    Raises:
+        IndexFormatError: naming the first such link.
+    """
+    for directory, subdirs, files in os.walk(root):
+        for name in subdirs + files:
+            path = Path(directory) / name
+            if path.is_symlink():
+                resolve_inside(root, str(path.relative_to(root)))

@@ -216,6 +216,86 @@ class FolderOutputDir:
             self._delete_quietly(top)
 
 
+#: How old a staging folder without a lock file (left by a street2shop before the locks) must be to be removed.
+UNLOCKED_STALE_S = 24 * 3600
+
+
+@contextmanager
+def staging_directory(prefix: str, parent: str | Path | None = None) -> Iterator[Path]:
+    """A new directory ``<parent>/<prefix><random>`` (default: the system temporary directory), removed on exit.
+
+    A writer killed with ``kill -9`` cannot remove it, so it holds an exclusive lock on the
+    sibling ``<name>.lock`` file while it lives; :func:`remove_stale_staging` (run first here)
+    removes the directories whose lock nobody holds any more: their writer is dead.
+    """
+    parent = Path(parent or tempfile.gettempdir())
+    remove_stale_staging(prefix, parent)
+    path = parent / f"{prefix}{secrets.token_hex(8)}"
+    lock = _hold_lock(path.with_name(path.name + ".lock"))  # before the directory: never a directory without a lock
+    try:
+        path.mkdir()
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+        path.with_name(path.name + ".lock").unlink(missing_ok=True)
+        if lock is not None:
+            os.close(lock)
+
+
+def remove_stale_staging(prefix: str, parent: str | Path | None = None) -> list[Path]:
+    """Remove the ``<prefix>*`` staging directories under ``parent`` whose writer is dead; returns them.
+
+    A directory with a lock file is stale when its lock can be taken; one without (an older
+    street2shop's) when it is older than :data:`UNLOCKED_STALE_S`. Where locks are not available
+    (not POSIX), nothing is removed.
+    """
+    parent = Path(parent or tempfile.gettempdir())
+    try:
+        import fcntl
+    except ImportError:
+        return []
+    removed = []
+    try:
+        candidates = [p for p in parent.glob(prefix + "*") if p.is_dir() and not p.is_symlink()]
+    except OSError:
+        return []
+    for path in candidates:
+        lock_path = path.with_name(path.name + ".lock")
+        try:
+            if lock_path.exists():
+                handle = os.open(lock_path, os.O_RDWR)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    continue  # its writer is alive
+                try:
+                    shutil.rmtree(path, ignore_errors=True)
+                    lock_path.unlink(missing_ok=True)
+                finally:
+                    os.close(handle)
+            elif datetime.now().timestamp() - path.stat().st_mtime > UNLOCKED_STALE_S:
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                continue
+        except OSError as err:
+            logger.warning("could not remove the stale staging folder %s: %s", path, err)
+            continue
+        logger.info("removed the stale staging folder %s (its writer is gone)", path)
+        removed.append(path)
+    return removed
+
+
+def _hold_lock(path: Path) -> int | None:
+    """Open ``path`` and hold an exclusive lock on it until the descriptor is closed (None where unsupported)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    return handle
+
+
 def write_atomic(path: str | Path, data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory, then rename it."""
     path = Path(path)
