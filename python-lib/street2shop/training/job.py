@@ -315,7 +315,7 @@ def _build_and_fit(settings: TrainSettings, classes: list[str], plan: Any, train
         model = build_classifier(settings.architecture, len(classes), multilabel=settings.multilabel, weights=settings.weights)
         result = fit(
             model, train_ds, val_ds, steps_per_epoch=steps, params=settings.fit, loss=loss, metrics=[accuracy, pr_auc],
-            jit_compile=plan.gpu, multilabel=settings.multilabel,
+            jit_compile=plan.gpu, multilabel=settings.multilabel, label=f"training {settings.label}",
         )
     finally:
         keras.mixed_precision.set_global_policy(previous)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from street2shop.errors import InvalidParameter
 from street2shop.models.layers import BACKBONE_LAYER
+from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +112,12 @@ class FitResult:
         }
 
 
-def keep_best_monitor(model: Any, patience: int, monitor: str) -> Any:
+def keep_best_monitor(model: Any, patience: int, monitor: str, progress: Progress | None = None) -> Any:
     """The early-stopping callback of :func:`fit`: a ``KeepBest`` watching ``val_<monitor>``, ties to the lower validation loss.
 
     ``loss`` is minimised, the other scores maximised; a non-finite validation loss or score
-    stops training. Each epoch's line is logged, with the learning rate added to its logs.
+    stops training. Each epoch's line is logged, with the learning rate added to its logs;
+    ``progress`` (an epoch bar) shows the losses and the watched score as its postfix.
     """
     import keras
 
@@ -141,7 +143,7 @@ def keep_best_monitor(model: Any, patience: int, monitor: str) -> Any:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
         logger.info("epoch %d: %s (%.1f s)", epoch, shown, time.monotonic() - started)
 
-    return KeepBest(patience, score, report=report)
+    return KeepBest(patience, score, report=report, progress=progress, shown=("loss", "val_loss", f"val_{monitor}"))
 
 
 def fit(
@@ -155,6 +157,7 @@ def fit(
     metrics: list[Any],
     jit_compile: bool = False,
     multilabel: bool = False,
+    label: str = "training",
 ) -> FitResult:
     """Train ``model`` (warm-up with the backbone frozen, then fine-tuning), keep the best weights.
 
@@ -163,13 +166,15 @@ def fit(
     ``epochs``, after ``patience`` epochs without a better validation score (``params.monitor``),
     or at once if the loss is not finite; the model is left with the weights of the best score.
     ``jit_compile`` (XLA) pays off on a GPU; on a CPU its compile time outweighs the gain.
+    ``label`` names the epoch bar (or the progress lines).
     """
     import keras
 
     monitor = params.monitored(multilabel=multilabel)
     if monitor != "loss" and not any(getattr(m, "name", None) == monitor for m in metrics):
         raise InvalidParameter(f"early stopping watches {monitor!r}, which is not among the model's metrics")
-    keeper = keep_best_monitor(model, params.patience, monitor)
+    progress = Progress(params.epochs, label, logger=logger, unit="epoch")
+    keeper = keep_best_monitor(model, params.patience, monitor, progress)
     backbone = _find_backbone(model)
     frames = []
     started = time.monotonic()
@@ -185,21 +190,22 @@ def fit(
         params.learning_rate, decay_steps=total_steps, decay_rate=params.final_learning_rate / params.learning_rate
     )
     phases.append(("fine-tune", tune_epochs, keras.optimizers.Adam(schedule), True))
-    for phase, epochs, optimizer, backbone_trainable in phases:
-        if backbone is not None:
-            backbone.trainable = backbone_trainable
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
-        logger.info("%s: %d epoch(s) of %d steps", phase, epochs, steps_per_epoch)
-        history = model.fit(
-            train, validation_data=validation, epochs=epochs, callbacks=[keeper], verbose=0, shuffle=False
-        )
-        frame = pd.DataFrame(history.history)
-        frame.insert(0, "epoch", range(keeper.epoch_offset + 1, keeper.epoch_offset + len(frame) + 1))
-        frame.insert(1, "phase", phase)
-        frames.append(frame)
-        keeper.epoch_offset += len(frame)
-        if keeper.stopped != "completed":
-            break
+    with progress:
+        for phase, epochs, optimizer, backbone_trainable in phases:
+            if backbone is not None:
+                backbone.trainable = backbone_trainable
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+            logger.info("%s: %d epoch(s) of %d steps", phase, epochs, steps_per_epoch)
+            history = model.fit(
+                train, validation_data=validation, epochs=epochs, callbacks=[keeper], verbose=0, shuffle=False
+            )
+            frame = pd.DataFrame(history.history)
+            frame.insert(0, "epoch", range(keeper.epoch_offset + 1, keeper.epoch_offset + len(frame) + 1))
+            frame.insert(1, "phase", phase)
+            frames.append(frame)
+            keeper.epoch_offset += len(frame)
+            if keeper.stopped != "completed":
+                break
     if backbone is not None:
         backbone.trainable = True
     keeper.restore()
