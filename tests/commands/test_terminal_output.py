@@ -3,6 +3,7 @@ and none of TensorFlow's native start-up lines unless -v."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -81,3 +82,18 @@ def test_tensorflow_start_up_is_silent_on_a_terminal(tmp_path):
     assert status == 0, output[-2000:]
     for noise in ("oneDNN", "cuInit", "cuda", "absl", "I0000", "E0000", "WARNING", "retracing"):
         assert noise not in output, output[-2000:]
+
+
+def test_scrape_on_a_terminal_shows_a_bar_of_stored_products_and_its_result(tmp_path):
+    from marketplace_fixture import Marketplace
+
+    with Marketplace(faults=False) as market:
+        spec = tmp_path / "site.json"
+        spec.write_text(json.dumps(market.site_spec(read_timeout_s=2.0, backoff_factor_s=0.02, max_retries=2)), encoding="utf-8")
+        status, output = run_in_terminal(CATALOGUE + ["scrape", "--site", str(spec), "--out", str(tmp_path / "out"),
+                                                      "--delay", "0.1", "--max-products", "6"], timeout=300)
+    assert status == 0, output[-2000:]
+    assert re.search(r"scraping \S+: +\d+%\|", output) and "product/s" in output and "page 1" in output
+    lines = screen_lines(output)
+    assert not [line for line in lines if LOG_LINE.match(line)], lines
+    assert json.loads(lines[-1])["stored"] == 6
