@@ -88,3 +88,14 @@ def test_log_records_are_written_above_a_live_bar():
     text = screen.getvalue()
     assert "warning: a class has no pictures\n" in text
     assert text.index("warning: a class has no pictures") > text.index("train")  # the bar was there before, and redrawn after
+
+
+def test_work_that_logs_its_own_lines_gets_a_bar_only(logs):
+    with Progress(3, "training", logger=logging.getLogger("test.progress"), stream=io.StringIO(), log_lines=False) as counter:
+        counter.update(3)
+    assert not logs.records
+    screen = Terminal()
+    with Progress(3, "training", logger=logging.getLogger("test.progress"), stream=screen, log_lines=False) as bar:
+        time.sleep(0.3)  # past the bar's shortest redraw interval
+        bar.update(3)
+    assert "3/3" in screen.getvalue()

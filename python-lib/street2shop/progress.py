@@ -49,7 +49,8 @@ class Progress:
     left and an optional postfix (e.g. an epoch's figures); the bar is cleared when done, so
     only the job's result lines stay. Elsewhere it logs ``label: done/total (rate/s)`` through
     ``logger`` (INFO) first, at most every ``interval_s`` seconds, and at the end; under a bar
-    the same lines go at DEBUG (a ``--log-file`` keeps them).
+    the same lines go at DEBUG (a ``--log-file`` keeps them). ``log_lines=False``: a bar only,
+    for work that logs its own lines (training epochs).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class Progress:
         interval_s: float = 5.0,
         stream: TextIO | None = None,
         unit: str = "it",
+        log_lines: bool = True,
     ):
         self.total = None if total is None else int(total)
         self.label = label
@@ -78,6 +80,7 @@ class Progress:
         self._last_report = self._started
         self._reported = -1
         self._closed = False
+        self._log_lines = log_lines
 
     @property
     def is_bar(self) -> bool:
@@ -118,6 +121,8 @@ class Progress:
 
     def _log(self) -> None:
         self._reported = self.done
+        if not self._log_lines:
+            return
         total = "?" if self.total is None else self.total
         # Under a bar the counts still reach a --log-file (DEBUG), not the terminal.
         level = logging.DEBUG if self._bar is not None else logging.INFO

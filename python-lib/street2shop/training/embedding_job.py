@@ -399,7 +399,7 @@ def _retrieval_keeper(embedding: Any, trainer: Any, validation: _Validation, set
         logger.info("epoch %d: loss %.4f, validation top-1 %.3f, top-10 %.3f (%.1f s)", epoch, loss, rates["1"], rates["10"], row["seconds"])
         return (rates["10"], rates["1"])
 
-    progress = Progress(settings.epochs, "training the metric embedding", logger=logger, unit="epoch")
+    progress = Progress(settings.epochs, "training the metric embedding", logger=logger, unit="epoch", log_lines=False)
     keeper = KeepBest(settings.patience, score, weights_of=embedding, budget_s=settings.time_budget_s, progress=progress,
                       shown=("loss", "val_top1", "val_top10"))
     return keeper, rows

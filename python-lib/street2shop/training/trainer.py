@@ -173,7 +173,7 @@ def fit(
     monitor = params.monitored(multilabel=multilabel)
     if monitor != "loss" and not any(getattr(m, "name", None) == monitor for m in metrics):
         raise InvalidParameter(f"early stopping watches {monitor!r}, which is not among the model's metrics")
-    progress = Progress(params.epochs, label, logger=logger, unit="epoch")
+    progress = Progress(params.epochs, label, logger=logger, unit="epoch", log_lines=False)  # epochs log their own lines
     keeper = keep_best_monitor(model, params.patience, monitor, progress)
     backbone = _find_backbone(model)
     frames = []
