@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
@@ -223,6 +225,29 @@ def fit(
         result.stopped, len(history), result.best_epoch, monitor, result.best_value,
     )
     return result
+
+
+def predict(model: Any, dataset: Any) -> np.ndarray:
+    """The model's outputs on a batched ``(images, targets)`` dataset, in inference mode.
+
+    One function per call with the batch size left open, traced once: ``model.predict``
+    traced again for the last, smaller batch, and TensorFlow, counting the traces of every
+    model's predict function together, warned about retracing after a few models.
+    """
+    import tensorflow as tf
+
+    images = dataset.element_spec[0]
+    # A partial (no __code__) gives each model its own retracing counter.
+    forward = tf.function(functools.partial(_infer, model), input_signature=[tf.TensorSpec(images.shape, images.dtype)],
+                          autograph=False)
+    outputs = [forward(batch[0]).numpy() for batch in dataset]
+    if not outputs:
+        return np.zeros((0, *model.output_shape[1:]), np.float32)
+    return np.concatenate(outputs)
+
+
+def _infer(model: Any, batch: Any) -> Any:
+    return model(batch, training=False)
 
 
 def _find_backbone(model: Any) -> Any:
