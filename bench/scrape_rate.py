@@ -4,7 +4,10 @@ Run: ``.venv/bin/python bench/scrape_rate.py`` (about 30 s on 2 cores). It serve
 (tests/support/marketplace_fixture.py, faults off) on 127.0.0.1, crawls it with a set per-host delay, and
 compares the achieved request rate with the bound 1/delay and with a baseline loop that sleeps the
 delay after each response (Scrapy's DOWNLOAD_DELAY semantics). Then it times HTML parsing +
-extraction of the crawled pages against BeautifulSoup's pure-Python parser and bare lxml.
+extraction of the fixture's pages, and of product pages grown to a real marketplace's size, with
+the scraper's lxml + cssselect path against the BeautifulSoup + soupsieve path it replaced
+(tests/support/soup_reference.py), checks that both extract the same rows from every page, and
+gives a bare lxml parse as the floor.
 Prints a Markdown table and writes bench/results/scrape_rate.json.
 """
 
@@ -24,9 +27,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "python-lib"), str(ROOT / "tests" / "support")]
 
-from bs4 import BeautifulSoup  # noqa: E402
+import dataclasses  # noqa: E402
+
 from lxml import html as lxml_html  # noqa: E402
 from marketplace_fixture import Marketplace  # noqa: E402
+from soup_reference import soup_extract_links, soup_extract_product, soup_parse_html  # noqa: E402
 
 from street2shop.scraping.directory import scrape_to_directory  # noqa: E402
 from street2shop.scraping.extract import extract_links, extract_product, parse_html  # noqa: E402
@@ -78,7 +83,7 @@ def _heavy(body: bytes) -> bytes:
 
 
 def parse_rates() -> dict:
-    """Pages per CPU second: ours (lxml via BeautifulSoup + the spec's selectors) vs html.parser and bare lxml."""
+    """Pages per CPU second: ours (lxml + compiled cssselect selectors) vs the old BeautifulSoup + soupsieve path, same rows."""
     with Marketplace(faults=False, extra_per_category=EXTRA_PRODUCTS) as market, requests.Session() as session:
         spec = parse_site_spec(market.site_spec())
         category = spec.categories[0]
@@ -90,38 +95,39 @@ def parse_rates() -> dict:
             pages.append(("product", session.get(f"{market.base_url}/item/{product.product_id}").content))
 
     heavy = [(kind, _heavy(body)) for kind, body in pages if kind == "product"][:3]
+    ours = (parse_html, extract_links, extract_product)
+    old = (soup_parse_html, soup_extract_links, soup_extract_product)
 
-    def run(parse, pages=pages) -> float:
+    def rows(path, kind: str, body: bytes):
+        parse, links, product = path
+        document = parse(body)
+        if kind == "listing":
+            return links(document, category.product_links, "http://127.0.0.1/")
+        return dataclasses.asdict(product(document, "http://127.0.0.1/item/101", spec, category))
+
+    def run(path, pages=pages) -> float:
         timings = []
         for _ in range(PARSE_ROUNDS):
             started = time.process_time()
             for kind, body in pages:
-                soup = parse(body)
-                if soup is None:
-                    continue
-                if kind == "listing":
-                    extract_links(soup, category.product_links, "http://127.0.0.1/")
+                if path is None:
+                    _bare_lxml(body)
                 else:
-                    extract_product(soup, "http://127.0.0.1/item/101", spec, category)
+                    rows(path, kind, body)
             timings.append(time.process_time() - started)
         return len(pages) / statistics.median(timings)
 
-    def html_parser(body: bytes) -> BeautifulSoup:
-        return BeautifulSoup(body, "html.parser")
+    def same(pages) -> int:
+        return sum(rows(ours, kind, body) == rows(old, kind, body) for kind, body in pages)
 
     return {
-        "fixture": {
-            "pages": len(pages), "mean_bytes": statistics.mean(len(b) for _, b in pages),
-            "ours_lxml_per_cpu_s": run(parse_html),
-            "baseline_html_parser_per_cpu_s": run(html_parser),
-            "floor_bare_lxml_parse_only_per_cpu_s": run(_bare_lxml),
-        },
-        "heavy": {
-            "pages": len(heavy), "mean_bytes": statistics.mean(len(b) for _, b in heavy),
-            "ours_lxml_per_cpu_s": run(parse_html, heavy),
-            "baseline_html_parser_per_cpu_s": run(html_parser, heavy),
-            "floor_bare_lxml_parse_only_per_cpu_s": run(_bare_lxml, heavy),
-        },
+        name: {
+            "pages": len(group), "mean_bytes": statistics.mean(len(b) for _, b in group), "identical_rows": same(group),
+            "ours_lxml_cssselect_per_cpu_s": run(ours, group),
+            "old_beautifulsoup_soupsieve_per_cpu_s": run(old, group),
+            "floor_bare_lxml_parse_only_per_cpu_s": run(None, group),
+        }
+        for name, group in (("fixture", pages), ("heavy", heavy))
     }
 
 
@@ -145,21 +151,25 @@ def main() -> None:
               f"| {c['baseline_sleep_after_per_s']:.2f} | {c['achieved_per_s'] / c['baseline_sleep_after_per_s']:.2f} "
               f"| {c['requests']} | {c['stored']} |")
     print()
-    print("| HTML parsing + extraction | fixture pages / CPU s | vs html.parser | ~250 KB pages / CPU s | vs html.parser |")
+    print("| HTML parsing + extraction | fixture pages / CPU s | vs old | ~230 KB pages / CPU s | vs old |")
     print("|---|---|---|---|---|")
     light, heavy = parsing["fixture"], parsing["heavy"]
-    for key, label in (("ours_lxml_per_cpu_s", "ours (BeautifulSoup + lxml, spec selectors)"),
-                       ("baseline_html_parser_per_cpu_s", "baseline (BeautifulSoup + html.parser, same selectors)"),
-                       ("floor_bare_lxml_parse_only_per_cpu_s", "bare lxml.html parse, no extraction (floor)")):
-        print(f"| {label} | {light[key]:.0f} | {light[key] / light['baseline_html_parser_per_cpu_s']:.2f} "
-              f"| {heavy[key]:.1f} | {heavy[key] / heavy['baseline_html_parser_per_cpu_s']:.2f} |")
+    base = "old_beautifulsoup_soupsieve_per_cpu_s"
+    for key, label in (("ours_lxml_cssselect_per_cpu_s", "ours: lxml.html + cssselect, selectors compiled once"),
+                       (base, "old: BeautifulSoup + lxml, soupsieve selectors"),
+                       ("floor_bare_lxml_parse_only_per_cpu_s", "floor: bare lxml.html parse, no extraction")):
+        print(f"| {label} | {light[key]:.0f} | {light[key] / light[base]:.1f} | {heavy[key]:.1f} | {heavy[key] / heavy[base]:.1f} |")
     print(f"\n(fixture pages: {light['mean_bytes'] / 1000:.1f} KB on average; heavy: {heavy['mean_bytes'] / 1000:.0f} KB)")
+    for name, group in parsing.items():
+        print(f"identical extracted rows, {name}: {group['identical_rows']}/{group['pages']} pages")
     results = {"crawl": crawls, "parsing": parsing, "machine": {"python": platform.python_version(),
                                                                  "processor": platform.processor() or platform.machine()}}
     out = ROOT / "bench" / "results" / "scrape_rate.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2), encoding="utf-8")
     print(f"\nwritten {out.relative_to(ROOT)}")
+    if any(group["identical_rows"] != group["pages"] for group in parsing.values()):
+        print("WARNING: the lxml path extracted different rows from the BeautifulSoup path on some page")
     worst = min(c["ratio"] for c in crawls)
     if worst < 0.9:
         print(f"WARNING: achieved rate is {worst:.2f} of the politeness bound (target >= 0.9)")

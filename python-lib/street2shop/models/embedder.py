@@ -79,7 +79,7 @@ class Embedder:
                 raise InvalidParameter(f"encoder {part.encoder.name!r}: weight must be positive, got {part.weight}")
         self._transform = transform
         self.sizes = sorted({part.encoder.image_size for part in self.parts})
-        self._infer: list[Any] = []
+        self._infer: Any = None
 
     @property
     def transform(self) -> PixelTransform | None:
@@ -95,9 +95,11 @@ class Embedder:
         """The same encoders and transform with a new weight for each part (in order), e.g. fitted on validation pairs."""
         if len(weights) != len(self.parts):
             raise InvalidParameter(f"{len(weights)} weight(s) for {len(self.parts)} part(s)")
-        return Embedder(
+        copy = Embedder(
             [EncoderWeighting(p.encoder, float(w), p.transformed) for p, w in zip(self.parts, weights)], transform=self.transform
         )
+        copy._infer = self._infer  # same models, same inputs: the compiled forward pass is shared (weights apply after)
+        return copy
 
     def _input_of(self, part: EncoderWeighting) -> int:
         return self.inputs.index((part.encoder.image_size, part.transformed and self.transform is not None))
@@ -166,16 +168,11 @@ class Embedder:
         return self._encode(inputs)
 
     def _encode(self, inputs: Sequence[Any]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        import tensorflow as tf
-
-        if not self._infer:
-            for part in self.parts:
-                model = part.encoder.model
-                self._infer.append(tf.function(_inference(model), reduce_retracing=True))
+        if self._infer is None:
+            self._infer = _compile_forward(self.parts, [self._input_of(part) for part in self.parts], self.inputs)
+        outputs = self._infer(*inputs)
         chunks, attributes = [], {}
-        for part, infer in zip(self.parts, self._infer):
-            batch = inputs[self._input_of(part)]
-            output = infer(batch)
+        for part, output in zip(self.parts, outputs):
             if isinstance(output, (list, tuple)):
                 if part.encoder.classes:
                     attributes[part.encoder.name] = np.asarray(output[1], dtype=np.float32)
@@ -282,7 +279,7 @@ class Embedder:
                 done = int(batch_rows[-1]) + 1
                 progress.update(done - seen)
                 seen = done
-            progress.update(len(images) - seen)
+            progress.update(len(images) - seen)  # rows filtered out after the last read one
         error_rows = sorted(errors)
         return EmbeddingResult(
             vectors=np.concatenate(vectors) if vectors else np.zeros((0, self.dim), np.float32),
@@ -295,14 +292,31 @@ class Embedder:
         )
 
 
-def _inference(model: Any) -> Callable[[Any], Any]:
-    """The model's forward pass in inference mode (a named function: autograph cannot read lambdas
-    that share a line with other lambdas, and warns)."""
+def _compile_forward(parts: Sequence[EncoderWeighting], slots: Sequence[int], inputs: Sequence[tuple[int, bool]]) -> Any:
+    """One ``tf.function`` running every part's model on its input, traced once for any batch size.
 
-    def infer(batch: Any) -> Any:
-        return model(batch, training=False)
+    A function per model, or shapes left open, retraced for each new batch size and each
+    encoder (and TensorFlow warned about it); the input signature fixes the batch as ``None``.
+    """
+    import tensorflow as tf
 
-    return infer
+    models = [part.encoder.model for part in parts]
+    dtypes: dict[int, Any] = {}
+    for model, slot in zip(models, slots):
+        try:
+            dtype = tf.as_dtype(model.inputs[0].dtype)
+        except (AttributeError, IndexError, TypeError, ValueError):  # a model without a symbolic input
+            dtype = tf.uint8
+        dtypes.setdefault(slot, dtype)
+    signature = [tf.TensorSpec((None, size, size, 3), dtypes.get(slot, tf.uint8)) for slot, (size, _) in enumerate(inputs)]
+
+    def forward(*batches: Any) -> tuple[Any, ...]:
+        outputs = []
+        for model, slot in zip(models, slots):
+            outputs.append(model(batches[slot], training=False))
+        return tuple(outputs)
+
+    return tf.function(forward, input_signature=signature, autograph=False)
 
 
 def _was_read(row: Any, ok: Any, *pixels: Any) -> Any:

@@ -13,6 +13,7 @@ from typing import Any
 
 from street2shop.errors import BadImage
 from street2shop.images.decode import decode_image
+from street2shop.progress import Progress, bars_wanted
 from street2shop.scraping.errors import CrawlBlocked, FetchFailed, URLRefused
 from street2shop.scraping.extract import (
     ProductPage,
@@ -117,6 +118,7 @@ class Crawler:
         self._successes = 0
         self._last_failure = ""
         self._stored_this_run = 0
+        self._bar: Progress | None = None
         self._seen_links: set[str] = set()
         self._report = CrawlReport(site=spec.name, started_at="")
         self._started = self._last_checkpoint = clock()
@@ -131,6 +133,8 @@ class Crawler:
         logger.info("crawling %s: %d categor%s, %.2f s between requests to a host%s", self.spec.name, len(selected),
                     "y" if len(selected) == 1 else "ies", self.settings.request_interval_s,
                     f" ({self.settings.parallel_crawls} crawls share the rate)" if self.settings.parallel_crawls > 1 else "")
+        # On a terminal, a bar of the products stored; elsewhere the per-page log lines say it.
+        self._bar = Progress(self.settings.max_products, f"scraping {self.spec.name}", logger=logger, unit="product") if bars_wanted() else None
         try:
             for category in selected:
                 report.categories[category.name] = Counter()
@@ -147,6 +151,8 @@ class Crawler:
             report.message = str(err)
             logger.error("%s", err)
         finally:
+            if self._bar is not None:
+                self._bar.close()
             report.finished_at = _now()
             report.duration_s = self._clock() - self._started
             report.unmapped = self.mapper.unmapped_report()
@@ -182,6 +188,8 @@ class Crawler:
                     break
                 self._succeeded()
                 counts["listing_pages"] += 1
+                if self._bar is not None:
+                    self._bar.set_postfix(f"{category.name} page {counts['listing_pages']}")
                 soup = self._parse(page.body, page.charset)
                 links = extract_links(soup, category.product_links, page.url)
                 next_url = extract_next_page(soup, category.next_page, page.url)
@@ -246,6 +254,8 @@ class Crawler:
         counts["stored"] += 1
         counts["images"] += len(rows)
         self._stored_this_run += 1
+        if self._bar is not None:
+            self._bar.update()
         self._checkpoint_if_due()
 
     def _store_image(self, url: str, counts: Counter) -> str | None:

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
-import warnings
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urldefrag
 
-from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
-from bs4.element import Tag
+from lxml import etree
 
+from street2shop.scraping.css_selectors import compile_selector
 from street2shop.scraping.site_spec import CategorySpec, FieldRule, SiteSpec
+
+#: A parsed page: the root element of lxml's HTML tree.
+Document = etree._Element
 
 #: Currency symbols and words read in prices, to ISO 4217 codes.
 CURRENCY_SYMBOLS = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "$": "USD", "us$": "USD", "usd": "USD",
@@ -20,6 +24,12 @@ CURRENCY_SYMBOLS = {"€": "EUR", "eur": "EUR", "euro": "EUR", "euros": "EUR", "
 _NUMBER = re.compile(r"\d[\d\s.,'\u00a0\u202f]*")
 _ISO_CODE = re.compile(r"\b[A-Z]{3}\b")
 _SKIPPED_SCHEMES = ("javascript:", "mailto:", "tel:", "data:")
+_META_CHARSET = re.compile(rb"""<\s*meta[^>]+charset\s*=\s*["']?([^>]*?)[ /;'">]""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([^"']+)["']""", re.IGNORECASE)
+#: Tags whose text is not the page's text (scripts, styles, templates, ruby annotations): the
+#: text inside counts only for the tag itself, as BeautifulSoup's get_text did.
+_OWN_TEXT_TAGS = frozenset({"script", "style", "template", "rt", "rp"})
+_parsers = threading.local()  # lxml parsers are not shared between threads
 
 
 @dataclass
@@ -38,11 +48,55 @@ class ProductPage:
     image_urls: list[str] = field(default_factory=list)
 
 
-def parse_html(body: bytes, charset: str | None = None) -> BeautifulSoup:
-    """Parse HTML bytes with lxml (tolerant of broken markup; scripts are never run)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MarkupResemblesLocatorWarning)
-        return BeautifulSoup(body, "lxml", from_encoding=charset)
+def parse_html(body: bytes, charset: str | None = None) -> Document:
+    """Parse HTML bytes with lxml (tolerant of broken markup; scripts are never run).
+
+    The text is decoded first: the HTTP ``charset`` if it decodes the page, else a byte-order
+    mark, the page's own ``<meta charset>`` (or XML declaration), UTF-8, and Windows-1252.
+    """
+    data = decode_html(body, charset).encode("utf-8")
+    parser = getattr(_parsers, "html", None)
+    if parser is None:
+        parser = _parsers.html = etree.HTMLParser(encoding="utf-8", no_network=True, huge_tree=True)
+    root = _parse(data, parser)
+    last = parser.error_log.last_error
+    if last is not None and last.type_name == "ERR_RESOURCE_LIMIT":
+        # Nested deeper than libxml2's tree allows (2048: thousands of unclosed tags): building the
+        # tree from the parser's events has no such limit, as BeautifulSoup's builder had none.
+        root = _parse(data, etree.HTMLParser(encoding="utf-8", no_network=True, target=etree.TreeBuilder()))
+    return root if root is not None else etree.fromstring(b"<html></html>", parser)
+
+
+def _parse(data: bytes, parser: etree.HTMLParser) -> Document | None:
+    try:
+        return etree.fromstring(data, parser) if data.strip() else None
+    except etree.XMLSyntaxError:
+        return None
+
+
+def decode_html(body: bytes, charset: str | None = None) -> str:
+    """The page's text, with the first of these encodings that decodes it: ``charset``, its BOM, its declaration, UTF-8, Windows-1252."""
+    for encoding in (charset, _bom_encoding(body), _declared_encoding(body), "utf-8"):
+        if not encoding:
+            continue
+        try:
+            return body.decode(encoding.strip().lower())
+        except (LookupError, UnicodeDecodeError, ValueError):
+            continue
+    return body.decode("windows-1252", errors="replace")
+
+
+def _bom_encoding(body: bytes) -> str | None:
+    for bom, name in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                      (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if body.startswith(bom):
+            return name
+    return None
+
+
+def _declared_encoding(body: bytes) -> str | None:
+    match = _XML_ENCODING.search(body, 0, 1024) or _META_CHARSET.search(body, 0, max(2048, len(body) // 20))
+    return match.group(1).decode("ascii", errors="ignore") if match else None
 
 
 def resolve_link(base_url: str, href: str | None) -> str | None:
@@ -55,37 +109,36 @@ def resolve_link(base_url: str, href: str | None) -> str | None:
     return urldefrag(urljoin(base_url, href))[0]
 
 
-def extract_links(soup: BeautifulSoup, selector: str, base_url: str) -> list[str]:
+def extract_links(document: Document, selector: str, base_url: str) -> list[str]:
     """Absolute URLs of the elements ``selector`` matches (their ``href``, or their first link's), in page order, once each."""
     links: list[str] = []
-    for element in soup.select(selector):
+    for element in compile_selector(selector)(document):
         href = element.get("href")
         if href is None:
-            inner = element.find("a", href=True)
-            href = inner.get("href") if inner is not None else None
-        url = resolve_link(base_url, href if isinstance(href, str) else None)
+            href = next((a.get("href") for a in element.iterdescendants("a") if a.get("href") is not None), None)
+        url = resolve_link(base_url, href)
         if url is not None and url not in links:
             links.append(url)
     return links
 
 
-def extract_next_page(soup: BeautifulSoup, selector: str | None, base_url: str) -> str | None:
+def extract_next_page(document: Document, selector: str | None, base_url: str) -> str | None:
     """The next listing page's URL, or None on the last page."""
     if selector is None:
         return None
-    links = extract_links(soup, selector, base_url)
+    links = extract_links(document, selector, base_url)
     return links[0] if links else None
 
 
-def extract_values(soup: BeautifulSoup | None, page_url: str, rule: FieldRule) -> list[str]:
+def extract_values(document: Document | None, page_url: str, rule: FieldRule) -> list[str]:
     """The values of one field: matched elements' text or attribute, through the regex, split; blanks dropped."""
     if rule.source == "url":
         texts = [page_url]
-    elif soup is None:
+    elif document is None:
         return []
     else:
-        elements = soup.select(rule.selector) if rule.all else [soup.select_one(rule.selector)]
-        texts = [_element_value(el, rule.attr) for el in elements if el is not None]
+        elements = compile_selector(rule.selector)(document)
+        texts = [_element_value(el, rule.attr) for el in (elements if rule.all else elements[:1])]
     values: list[str] = []
     for text in texts:
         if text is None:
@@ -104,13 +157,36 @@ def extract_values(soup: BeautifulSoup | None, page_url: str, rule: FieldRule) -
     return values
 
 
-def _element_value(element: Tag, attr: str | None) -> str | None:
+def _element_value(element: etree._Element, attr: str | None) -> str | None:
     if attr is None:
-        return element.get_text(" ", strip=True)
-    value = element.get(attr)
-    if isinstance(value, list):  # multi-valued attributes such as class
-        return " ".join(value)
-    return value
+        return element_text(element)
+    return element.get(attr)
+
+
+def element_text(element: etree._Element) -> str:
+    """The element's text, its descendants' included, pieces joined by a space.
+
+    Comments never count; the text inside ``script``, ``style``, ``template``, ``rt`` and ``rp``
+    counts only when the element is (or sits in) that very tag, as with BeautifulSoup.
+    """
+    want = element.tag if element.tag in _OWN_TEXT_TAGS else None
+    start = want or next((a.tag for a in element.iterancestors() if a.tag in _OWN_TEXT_TAGS), None)
+    parts: list[str] = []
+    stack: list[tuple[object, str | None]] = [(element, start)]
+    while stack:  # depth-first in document order, without recursion (broken pages nest deeply)
+        node, where = stack.pop()
+        if isinstance(node, str):
+            if where == want:
+                parts.append(node)
+            continue
+        if node.text and where == want:
+            parts.append(node.text)
+        for child in reversed(node):
+            if child.tail:
+                stack.append((child.tail, where))
+            if isinstance(child.tag, str):
+                stack.append((child, child.tag if child.tag in _OWN_TEXT_TAGS else where))
+    return " ".join(" ".join(parts).split())
 
 
 def url_product_id(url: str) -> str:
@@ -129,12 +205,12 @@ def link_product_id(url: str, spec: SiteSpec) -> str | None:
     return None
 
 
-def extract_product(soup: BeautifulSoup, page_url: str, spec: SiteSpec, category: CategorySpec) -> ProductPage:
+def extract_product(document: Document, page_url: str, spec: SiteSpec, category: CategorySpec) -> ProductPage:
     """Read a product page: scalar fields, raw label values (category defaults fill gaps), picture URLs."""
 
     def values(name: str) -> list[str]:
         rule = spec.fields.get(name)
-        found = extract_values(soup, page_url, rule) if rule is not None else []
+        found = extract_values(document, page_url, rule) if rule is not None else []
         return found or list(category.defaults.get(name, ()))
 
     def scalar(name: str) -> str | None:
@@ -142,7 +218,7 @@ def extract_product(soup: BeautifulSoup, page_url: str, spec: SiteSpec, category
         return ", ".join(found) if found else None
 
     if "id" in spec.fields:
-        ids = extract_values(soup, page_url, spec.fields["id"])
+        ids = extract_values(document, page_url, spec.fields["id"])
         product_id = ids[0] if ids else None
     else:
         product_id = url_product_id(page_url)

@@ -9,8 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import soupsieve
-
+from street2shop.scraping.css_selectors import UnsupportedSelector, compile_selector
 from street2shop.scraping.errors import SiteSpecError
 from street2shop.scraping.settings import setting_names
 from street2shop.scraping.urls import url_allowed
@@ -295,9 +294,9 @@ class _Checker:
     def selector(self, value: Any, where: str) -> str:
         text = self.string(value, where)
         try:
-            soupsieve.compile(text)
-        except (soupsieve.SelectorSyntaxError, ValueError) as err:
-            self.fail(where, f"invalid CSS selector {text!r}: {str(err).splitlines()[0]}")
+            compile_selector(text)  # compiled once, here; extraction reuses the compiled form
+        except UnsupportedSelector as err:
+            self.fail(where, f"CSS selector {text!r} is invalid or not supported (lxml/cssselect): {str(err).splitlines()[0]}")
         return text
 
     def regex(self, value: Any, where: str) -> re.Pattern:

@@ -8,11 +8,13 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import keras
 import numpy as np
+
+from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +54,8 @@ class KeepBest(StopOnNaN):
         weights_of: the model whose weights are kept (default: the one being trained; e.g. the
             embedding inside a training model).
         report: called first at each epoch's end, ``report(epoch, logs, epoch_started)`` (logging).
+        progress: an epoch counter (a bar on a terminal), advanced at each epoch's end with the
+            ``shown`` figures of the epoch's logs (``score`` may add some) as its postfix.
     """
 
     def __init__(
@@ -62,9 +66,12 @@ class KeepBest(StopOnNaN):
         weights_of: Any = None,
         budget_s: float | None = None,
         report: Callable[[int, dict[str, Any] | None, float], None] | None = None,
+        progress: Progress | None = None,
+        shown: Sequence[str] = (),
     ):
         super().__init__()
         self.patience, self.score, self.weights_of, self.budget_s, self.report = patience, score, weights_of, budget_s, report
+        self.progress, self.shown = progress, tuple(shown)
         self.best: tuple[float, ...] | None = None
         self.best_epoch = 0
         self.best_values: list[tuple[Any, np.ndarray]] | None = None
@@ -86,11 +93,18 @@ class KeepBest(StopOnNaN):
 
     def on_epoch_end(self, epoch, logs=None):
         number = self.epoch_offset + epoch + 1
+        logs = logs if logs is not None else {}
         if self.report is not None:
             self.report(number, logs, self.epoch_started)
+        try:
+            self._judge(number, logs)
+        finally:
+            self._show(number, logs)
+
+    def _judge(self, number: int, logs: dict[str, Any]) -> None:
         if self.stopped == "nan":
             return
-        current = self.score(number, logs or {}, self.epoch_started)
+        current = self.score(number, logs, self.epoch_started)
         if current is None:
             self.stop("nan")
             return
@@ -103,6 +117,13 @@ class KeepBest(StopOnNaN):
                 self.stop("early_stopping")
         if self.budget_s is not None and time.monotonic() - self.started >= self.budget_s and not self.model.stop_training:
             self.stop("time_budget")
+
+    def _show(self, number: int, logs: dict[str, Any]) -> None:
+        if self.progress is None:
+            return
+        self.progress.update(1)
+        figures = [f"{key} {float(logs[key]):.3g}" for key in self.shown if isinstance(logs.get(key), (int, float, np.floating))]
+        self.progress.set_postfix(", ".join(figures + [f"best epoch {self.best_epoch}"]))
 
     def restore(self) -> None:
         """Put the best epoch's weights back (the starting ones when no epoch was scored)."""

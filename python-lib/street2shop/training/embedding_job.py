@@ -298,7 +298,8 @@ def train_embedding_model(
     trainer.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss_function(settings.loss), jit_compile=False)
     keeper, rows = _retrieval_keeper(model, trainer, validation, settings)
     started = time.monotonic()
-    trainer.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, callbacks=[keeper], verbose=0, shuffle=False)
+    with keeper.progress:
+        trainer.fit(dataset, epochs=settings.epochs, steps_per_epoch=steps, callbacks=[keeper], verbose=0, shuffle=False)
     seconds = time.monotonic() - started
     keeper.restore()
     history = pd.DataFrame(rows)
@@ -394,10 +395,14 @@ def _retrieval_keeper(embedding: Any, trainer: Any, validation: _Validation, set
             rate = math.nan
         row = {"epoch": epoch, "loss": loss, **{f"val_top{k}": v for k, v in rates.items()}, "lr": rate, "seconds": round(time.monotonic() - started, 2)}
         rows.append(row)
+        logs.update(val_top1=rates["1"], val_top10=rates["10"])  # the epoch bar's postfix
         logger.info("epoch %d: loss %.4f, validation top-1 %.3f, top-10 %.3f (%.1f s)", epoch, loss, rates["1"], rates["10"], row["seconds"])
         return (rates["10"], rates["1"])
 
-    return KeepBest(settings.patience, score, weights_of=embedding, budget_s=settings.time_budget_s), rows
+    progress = Progress(settings.epochs, "training the metric embedding", logger=logger, unit="epoch", log_lines=False)
+    keeper = KeepBest(settings.patience, score, weights_of=embedding, budget_s=settings.time_budget_s, progress=progress,
+                      shown=("loss", "val_top1", "val_top10"))
+    return keeper, rows
 
 
 def _write_folder(directory, encoder, history, metrics, validation, ranks, scores, views, settings, shop_rows, shop_ids, train_ids, val_ids, errors) -> None:

@@ -28,7 +28,7 @@ from street2shop.training.data import DEFAULT_CACHE_BYTES, load_pictures, make_d
 from street2shop.training.labels import CAMERA_TECHNIQUE_LABELS, prepare_labels, read_mapping
 from street2shop.training.metrics import classification_metrics
 from street2shop.training.splits import check_disjoint, duplicate_groups, split_by_group
-from street2shop.training.trainer import FitParams, device_plan, fit
+from street2shop.training.trainer import FitParams, device_plan, fit, predict
 
 logger = logging.getLogger(__name__)
 
@@ -210,7 +210,7 @@ def train_attribute_model(
     val_ds = make_dataset(pictures, val_pos, val_targets, batch_size=plan.batch_size)
     steps = math.ceil(len(order) / plan.batch_size)
     model, result = _build_and_fit(settings, labels.classes, plan, train_ds, val_ds, steps, sampled_targets)
-    probabilities = model.predict(val_ds, verbose=0)
+    probabilities = predict(model, val_ds)
     metrics = classification_metrics(val_targets, probabilities, labels.classes, multilabel=settings.multilabel)
     errors = merge_errors(check.errors, pictures.errors)
     report["rejected_rows"] = int(len(errors))
@@ -315,7 +315,7 @@ def _build_and_fit(settings: TrainSettings, classes: list[str], plan: Any, train
         model = build_classifier(settings.architecture, len(classes), multilabel=settings.multilabel, weights=settings.weights)
         result = fit(
             model, train_ds, val_ds, steps_per_epoch=steps, params=settings.fit, loss=loss, metrics=[accuracy, pr_auc],
-            jit_compile=plan.gpu, multilabel=settings.multilabel,
+            jit_compile=plan.gpu, multilabel=settings.multilabel, label=f"training {settings.label}",
         )
     finally:
         keras.mixed_precision.set_global_policy(previous)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from street2shop.errors import InvalidParameter
 from street2shop.models.layers import BACKBONE_LAYER
+from street2shop.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -111,11 +114,12 @@ class FitResult:
         }
 
 
-def keep_best_monitor(model: Any, patience: int, monitor: str) -> Any:
+def keep_best_monitor(model: Any, patience: int, monitor: str, progress: Progress | None = None) -> Any:
     """The early-stopping callback of :func:`fit`: a ``KeepBest`` watching ``val_<monitor>``, ties to the lower validation loss.
 
     ``loss`` is minimised, the other scores maximised; a non-finite validation loss or score
-    stops training. Each epoch's line is logged, with the learning rate added to its logs.
+    stops training. Each epoch's line is logged, with the learning rate added to its logs;
+    ``progress`` (an epoch bar) shows the losses and the watched score as its postfix.
     """
     import keras
 
@@ -141,7 +145,7 @@ def keep_best_monitor(model: Any, patience: int, monitor: str) -> Any:
         shown = ", ".join(f"{k} {v:.4g}" for k, v in logs.items() if isinstance(v, (int, float)))
         logger.info("epoch %d: %s (%.1f s)", epoch, shown, time.monotonic() - started)
 
-    return KeepBest(patience, score, report=report)
+    return KeepBest(patience, score, report=report, progress=progress, shown=("loss", "val_loss", f"val_{monitor}"))
 
 
 def fit(
@@ -155,6 +159,7 @@ def fit(
     metrics: list[Any],
     jit_compile: bool = False,
     multilabel: bool = False,
+    label: str = "training",
 ) -> FitResult:
     """Train ``model`` (warm-up with the backbone frozen, then fine-tuning), keep the best weights.
 
@@ -163,13 +168,15 @@ def fit(
     ``epochs``, after ``patience`` epochs without a better validation score (``params.monitor``),
     or at once if the loss is not finite; the model is left with the weights of the best score.
     ``jit_compile`` (XLA) pays off on a GPU; on a CPU its compile time outweighs the gain.
+    ``label`` names the epoch bar (or the progress lines).
     """
     import keras
 
     monitor = params.monitored(multilabel=multilabel)
     if monitor != "loss" and not any(getattr(m, "name", None) == monitor for m in metrics):
         raise InvalidParameter(f"early stopping watches {monitor!r}, which is not among the model's metrics")
-    keeper = keep_best_monitor(model, params.patience, monitor)
+    progress = Progress(params.epochs, label, logger=logger, unit="epoch", log_lines=False)  # epochs log their own lines
+    keeper = keep_best_monitor(model, params.patience, monitor, progress)
     backbone = _find_backbone(model)
     frames = []
     started = time.monotonic()
@@ -185,21 +192,22 @@ def fit(
         params.learning_rate, decay_steps=total_steps, decay_rate=params.final_learning_rate / params.learning_rate
     )
     phases.append(("fine-tune", tune_epochs, keras.optimizers.Adam(schedule), True))
-    for phase, epochs, optimizer, backbone_trainable in phases:
-        if backbone is not None:
-            backbone.trainable = backbone_trainable
-        model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
-        logger.info("%s: %d epoch(s) of %d steps", phase, epochs, steps_per_epoch)
-        history = model.fit(
-            train, validation_data=validation, epochs=epochs, callbacks=[keeper], verbose=0, shuffle=False
-        )
-        frame = pd.DataFrame(history.history)
-        frame.insert(0, "epoch", range(keeper.epoch_offset + 1, keeper.epoch_offset + len(frame) + 1))
-        frame.insert(1, "phase", phase)
-        frames.append(frame)
-        keeper.epoch_offset += len(frame)
-        if keeper.stopped != "completed":
-            break
+    with progress:
+        for phase, epochs, optimizer, backbone_trainable in phases:
+            if backbone is not None:
+                backbone.trainable = backbone_trainable
+            model.compile(optimizer=optimizer, loss=loss, metrics=metrics, jit_compile=jit_compile)
+            logger.info("%s: %d epoch(s) of %d steps", phase, epochs, steps_per_epoch)
+            history = model.fit(
+                train, validation_data=validation, epochs=epochs, callbacks=[keeper], verbose=0, shuffle=False
+            )
+            frame = pd.DataFrame(history.history)
+            frame.insert(0, "epoch", range(keeper.epoch_offset + 1, keeper.epoch_offset + len(frame) + 1))
+            frame.insert(1, "phase", phase)
+            frames.append(frame)
+            keeper.epoch_offset += len(frame)
+            if keeper.stopped != "completed":
+                break
     if backbone is not None:
         backbone.trainable = True
     keeper.restore()
@@ -217,6 +225,29 @@ def fit(
         result.stopped, len(history), result.best_epoch, monitor, result.best_value,
     )
     return result
+
+
+def predict(model: Any, dataset: Any) -> np.ndarray:
+    """The model's outputs on a batched ``(images, targets)`` dataset, in inference mode.
+
+    One function per call with the batch size left open, traced once: ``model.predict``
+    traced again for the last, smaller batch, and TensorFlow, counting the traces of every
+    model's predict function together, warned about retracing after a few models.
+    """
+    import tensorflow as tf
+
+    images = dataset.element_spec[0]
+    # A partial (no __code__) gives each model its own retracing counter.
+    forward = tf.function(functools.partial(_infer, model), input_signature=[tf.TensorSpec(images.shape, images.dtype)],
+                          autograph=False)
+    outputs = [forward(batch[0]).numpy() for batch in dataset]
+    if not outputs:
+        return np.zeros((0, *model.output_shape[1:]), np.float32)
+    return np.concatenate(outputs)
+
+
+def _infer(model: Any, batch: Any) -> Any:
+    return model(batch, training=False)
 
 
 def _find_backbone(model: Any) -> Any:
