@@ -48,8 +48,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoding-units", type=int, default=1000, help="units of the encoding layer (default 1000)")
     parser.add_argument("--epochs", type=int, default=fit.epochs)
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 on a CPU, 128 on a GPU")
-    parser.add_argument("--learning-rate", type=float, default=fit.learning_rate)
-    parser.add_argument("--final-learning-rate", type=float, default=fit.final_learning_rate)
+    parser.add_argument(
+        "--learning-rate", type=float, default=None,
+        help="Adam's initial rate (default: 1e-4 with pretrained --weights, 3e-3 from scratch with --weights none)",
+    )
+    parser.add_argument("--final-learning-rate", type=float, default=None, help="the rate it decays to (default: 1e-7, or 3e-5 from scratch)")
     parser.add_argument("--patience", type=int, default=fit.patience, help="epochs without a better validation score before stopping")
     parser.add_argument(
         "--monitor", choices=MONITORS, default=fit.monitor,
@@ -80,8 +83,11 @@ def settings_from_args(args: argparse.Namespace):
     from street2shop.training.architectures import Architecture
     from street2shop.training.augment import AugmentParams
     from street2shop.training.job import TrainSettings
-    from street2shop.training.trainer import FitParams
+    from street2shop.training.trainer import FitParams, default_rates
 
+    initial, final = default_rates(args.weights)
+    learning_rate = args.learning_rate if args.learning_rate is not None else initial
+    final_learning_rate = args.final_learning_rate if args.final_learning_rate is not None else final
     views = None
     if args.views:
         try:
@@ -107,8 +113,8 @@ def settings_from_args(args: argparse.Namespace):
         weights=args.weights,
         fit=FitParams(
             epochs=args.epochs,
-            learning_rate=args.learning_rate,
-            final_learning_rate=min(args.final_learning_rate, args.learning_rate),
+            learning_rate=learning_rate,
+            final_learning_rate=min(final_learning_rate, learning_rate),
             patience=args.patience,
             monitor=args.monitor,
             warmup_epochs=args.warmup_epochs,

@@ -136,8 +136,11 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
     except ValueError as err:
         raise InvalidParameter(f"parameter 'views' must list view numbers like 1,2; got {views_text!r}") from err
     technique = cfg.choice(config, "exclude_camera_technique", TECHNIQUE_CHOICES, "auto")
+    from street2shop.training.trainer import default_rates
+
     fit_defaults, augment_defaults = FitParams(), AugmentParams()
-    learning_rate = cfg.number(config, "learning_rate", fit_defaults.learning_rate, minimum=1e-12, maximum=1.0)
+    initial, final = default_rates(cfg.choice(config, "weights_source", WEIGHT_SOURCES, "imagenet"))
+    learning_rate = cfg.number(config, "learning_rate", initial, minimum=1e-12, maximum=1.0)
     if cfg.boolean(config, "augment", True):
         augment = AugmentParams(
             rotation_p=cfg.number(config, "rotation_p", augment_defaults.rotation_p, minimum=0.0, maximum=1.0),
@@ -171,7 +174,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
             epochs=cfg.integer(config, "epochs", fit_defaults.epochs, minimum=1, maximum=10_000),
             learning_rate=learning_rate,
             final_learning_rate=min(
-                learning_rate, cfg.number(config, "final_learning_rate", fit_defaults.final_learning_rate, minimum=1e-15, maximum=1.0)
+                learning_rate, cfg.number(config, "final_learning_rate", final, minimum=1e-15, maximum=1.0)
             ),
             patience=cfg.integer(config, "patience", fit_defaults.patience, minimum=1, maximum=10_000),
             monitor=cfg.choice(config, "monitor", MONITORS, fit_defaults.monitor),
