@@ -77,7 +77,7 @@ def test_one_row_per_picture_with_labels_scores_disagreements_errors_and_summary
     assert dict(zip(errors["image"], errors["row"])) == {"broken.png": "7", "absent.png": "8", "": "9"}
     summary = json.loads(Path(printed["summary_file"]).read_text())
     assert summary == json.loads((root / "tags-summary.json").read_text())
-    assert summary["rows"] == 7 and summary["errors"] == 3 and summary["per"] == "picture"
+    assert summary["rows"] == 7 and summary["errors"] == 3 and summary["per"] == "picture" and summary["segment"] is None
     assert summary["models"]["type"]["classes"] == {"red-dress": 3, "green-skirt": 2, "blue-coat": 2, "white": 0}
     assert summary["models"]["type"]["disagreements"] == 2 and summary["models"]["type"]["missing_in_manifest"] == 1
     assert summary["models"]["colours"]["classes"] == {"red": 3, "green": 2, "blue": 3}
@@ -118,6 +118,7 @@ def test_segment_gives_the_cut_out_garment_to_a_model_trained_on_garments(tmp_pa
     seen_cut = tag_catalogue(manifest=tmp_path / "m.csv", images=images, models=[garment], segment=True)
     assert seen_whole.tags["type"].tolist() == ["white"]  # a model trained on whole pictures still sees mostly white
     assert seen_cut.tags["type"].tolist() == ["red-dress"]  # the cut-out is the garment
+    assert seen_cut.summary["segment"]["margin"] == 0.1
 
 
 def test_disagreement_rules():

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, help="refuse bigger pictures")
     parser.add_argument("--errors", default=None, help="CSV of the rows that could not be tagged (default: OUT-errors.csv)")
     parser.add_argument("--summary", default=None, help="JSON summary: counts per class and of disagreements (default: OUT-summary.json)")
-    add_segment_arguments(parser, "models' behaviour: each model gets what it was trained on")
+    add_segment_arguments(parser, "summary (each model is given what it was trained on)")
 
 
 def _stem(out: Path) -> str:

@@ -180,6 +180,7 @@ def tag_catalogue(
                 disagrees(p, m, multilabel=tagger.multilabel) for p, m in zip(labels, tagged[tagger.column])
             ]
     summary = summarise(table, taggers, compared, manifest_rows=len(frame), errors=len(errors), products=products)
+    summary["segment"] = step.params.as_dict() if step is not None else None
     log_summary(summary)
     return TagReport(tags=table.reset_index(drop=True), errors=errors.reset_index(drop=True), summary=summary)
 
