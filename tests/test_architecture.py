@@ -8,7 +8,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "python-lib" / "street2shop"
 #: Packages on the path of a search request or an evaluation: none may reach street2shop.training.
-INFERENCE = ("street2shop.models", "street2shop.index", "street2shop.evaluation", "street2shop.serving")
+INFERENCE = ("street2shop.models", "street2shop.index", "street2shop.evaluation", "street2shop.serving", "street2shop.tagging")
 
 
 def module_names(package: Path = PACKAGE) -> dict[str, Path]:

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "train_embedding",
     "descriptors",
     "embed",
+    "predict",
     "fit_weights",
     "search",
     "evaluate",

@@ -185,3 +185,21 @@ def test_train_recipe_params_become_training_settings():
     assert embed.model_weights == {"colours": 0.5, "type": 2.0} and embed.encoding_layer == "pooled"
     with pytest.raises(InvalidParameter, match="weight of 'type'"):
         embed_params({"model_weights": {"type": "heavy"}})
+
+
+def test_the_default_learning_rates_depend_on_where_the_weights_come_from():
+    from street2shop.cli import build_parser
+    from street2shop.commands.train import settings_from_args
+    from street2shop.dss.params import train_params
+
+    base = ["train", "--images", "i", "--manifest", "m.csv", "--label", "type", "--out", "o"]
+    scratch = settings_from_args(build_parser().parse_args([*base, "--weights", "none"])).fit
+    tuned = settings_from_args(build_parser().parse_args([*base, "--weights", "imagenet"])).fit
+    given = settings_from_args(build_parser().parse_args([*base, "--learning-rate", "1e-3"])).fit
+    assert (scratch.learning_rate, scratch.final_learning_rate) == (3e-3, 3e-5)
+    assert (tuned.learning_rate, tuned.final_learning_rate) == (1e-4, 1e-7)
+    assert (given.learning_rate, given.final_learning_rate) == (1e-3, 3e-5)  # --weights defaults to none
+    recipe = {"label_column": "type", "backbone": "small-cnn"}
+    assert train_params({**recipe, "weights_source": "none"}).settings.fit.learning_rate == 3e-3
+    assert train_params({**recipe, "weights_source": "folder"}).settings.fit.learning_rate == 1e-4
+    assert train_params({**recipe, "weights_source": "none", "learning_rate": 5e-4}).settings.fit.learning_rate == 5e-4

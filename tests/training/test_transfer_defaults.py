@@ -6,12 +6,11 @@ import argparse
 import json
 
 import pandas as pd
-import pytest
 
 from cli_runner import street2shop
 from street2shop.commands import train as train_command
 from street2shop.dss.params import train_params
-from street2shop.training.trainer import FitParams
+from street2shop.training.trainer import default_rates
 from street2shop.images.decode import encode_jpeg
 from street2shop.training.transfer import start_defaults
 from tiny_models import coloured_picture
@@ -45,9 +44,9 @@ def test_the_cli_fine_tunes_imagenet_weights_by_default_and_learns_from_scratch_
     assert pretrained.architecture.name == "efficientnet-lite0" and pretrained.weights == "imagenet"
     assert (pretrained.fit.learning_rate, pretrained.fit.final_learning_rate, pretrained.fit.warmup_epochs) == (1e-4, 1e-7, 2)
     scratch = _settings("--backbone", "small-cnn")
-    trainer = FitParams()
+    initial, final = default_rates("none")
     assert scratch.weights == "none" and scratch.fit.warmup_epochs == 0
-    assert (scratch.fit.learning_rate, scratch.fit.final_learning_rate) == (trainer.learning_rate, trainer.final_learning_rate)
+    assert (scratch.fit.learning_rate, scratch.fit.final_learning_rate) == (initial, final)
     assert _settings("--weights", "none").fit.warmup_epochs == 0  # a random backbone is not frozen
     given = _settings("--learning-rate", "3e-3", "--warmup-epochs", "0", "--epochs", "4")
     assert (given.fit.learning_rate, given.fit.warmup_epochs) == (3e-3, 0)

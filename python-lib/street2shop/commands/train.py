@@ -21,7 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from street2shop.training.balance import MAX_UPSAMPLE
     from street2shop.training.trainer import MONITORS, FitParams
     from street2shop.training.transfer import (
-        DEFAULT_TRAIN_BACKBONE, FINE_TUNE_FINAL_LEARNING_RATE, FINE_TUNE_LEARNING_RATE, FINE_TUNE_WARMUP_EPOCHS,
+        DEFAULT_TRAIN_BACKBONE, FINE_TUNE_WARMUP_EPOCHS,
     )
 
     fit, augment = FitParams(), AugmentParams()
@@ -60,12 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=None, help="default 32 on a CPU, 128 on a GPU")
     parser.add_argument(
         "--learning-rate", type=float, default=None,
-        help=f"default: {FINE_TUNE_LEARNING_RATE:g} from pretrained weights (fine-tuning), {fit.learning_rate:g} from scratch",
+        help="Adam's initial rate (default: 1e-4 with pretrained --weights, 3e-3 from scratch with --weights none)",
     )
-    parser.add_argument(
-        "--final-learning-rate", type=float, default=None,
-        help=f"default: {FINE_TUNE_FINAL_LEARNING_RATE:g} from pretrained weights, {fit.final_learning_rate:g} from scratch",
-    )
+    parser.add_argument("--final-learning-rate", type=float, default=None, help="the rate it decays to (default: 1e-7, or 3e-5 from scratch)")
     parser.add_argument("--patience", type=int, default=fit.patience, help="epochs without a better validation score before stopping")
     parser.add_argument(
         "--monitor", choices=MONITORS, default=fit.monitor,

@@ -66,6 +66,30 @@ def embed_params(config: Mapping[str, Any]) -> EmbedParams:
     )
 
 
+@dataclass(frozen=True)
+class PredictParams:
+    """The ``street2shop-predict`` recipe's config."""
+
+    threshold: float | None = None  # multi-label models: None keeps each model's own (0.5)
+    products: bool = False
+    disagreements: bool = True
+    batch_size: int = 32
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    segment: SegmentParams | None = None
+
+
+def predict_params(config: Mapping[str, Any]) -> PredictParams:
+    """Check the ``street2shop-predict`` recipe's config."""
+    return PredictParams(
+        threshold=cfg.number(config, "threshold", None, minimum=1e-6, maximum=1.0),  # empty: each model's own
+        products=cfg.boolean(config, "products", False),
+        disagreements=cfg.boolean(config, "disagreements", True),
+        batch_size=cfg.integer(config, "batch_size", PredictParams.batch_size, minimum=1, maximum=4096),
+        max_pixels=cfg.integer(config, "max_pixels", PredictParams.max_pixels, minimum=1),
+        segment=segment_option(config),
+    )
+
+
 def segment_option(config: Mapping[str, Any]) -> SegmentParams | None:
     """The ``segment`` / ``segment_margin`` params of the embed and train recipes: ``SegmentParams`` or None (off)."""
     if not cfg.boolean(config, "segment", False):
@@ -113,6 +137,7 @@ def train_params(config: Mapping[str, Any]) -> TrainParams:
     except ValueError as err:
         raise InvalidParameter(f"parameter 'views' must list view numbers like 1,2; got {views_text!r}") from err
     technique = cfg.choice(config, "exclude_camera_technique", TECHNIQUE_CHOICES, "auto")
+
     fit_defaults, augment_defaults = FitParams(), AugmentParams()
     weights_source = cfg.choice(config, "weights_source", WEIGHT_SOURCES, "imagenet")
     start = start_defaults(weights_source)  # pretrained unless 'none': fine-tuning rates and a warm-up

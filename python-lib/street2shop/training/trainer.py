@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 
 CPU_BATCH_SIZE = 32
 GPU_BATCH_SIZE = 128
+#: Adam's rates (initial, final) when fine-tuning pretrained weights: the report's.
+FINE_TUNING_RATES = (1e-4, 1e-7)
+#: ... and when training from random weights: a fine-tuning rate learns far slower there
+#: (Fashion-MNIST, small CNN: docs/benchmarks.md).
+FROM_SCRATCH_RATES = (3e-3, 3e-5)
 #: What early stopping can watch: ``auto`` is accuracy for single-label models, PR-AUC for multi-label ones.
 MONITORS = ("auto", "accuracy", "pr_auc", "loss")
 
@@ -31,7 +36,8 @@ class FitParams:
     Attributes:
         epochs: the most epochs (early stopping may end sooner); warm-up epochs included.
         learning_rate, final_learning_rate: Adam's rate decays exponentially from the first to
-            the second over all the fine-tuning steps (the report: 1e-4 down to ~1e-7).
+            the second over all the fine-tuning steps (the report: 1e-4 down to ~1e-7, for
+            pretrained weights; :func:`default_rates` gives 3e-3 down to 3e-5 from scratch).
         patience: epochs without a better validation score before stopping.
         monitor: the validation score early stopping watches and the best weights maximise
             (``loss`` is minimised); ties go to the lower validation loss. Loss alone stops too
@@ -68,6 +74,12 @@ class FitParams:
         if self.monitor == "auto":
             return "pr_auc" if multilabel else "accuracy"
         return self.monitor
+
+
+def default_rates(weights: Any) -> tuple[float, float]:
+    """The default (initial, final) learning rates for a model starting from ``weights``: from scratch for ``none``."""
+    scratch = weights is None or str(weights).strip().lower() in ("", "none")
+    return FROM_SCRATCH_RATES if scratch else FINE_TUNING_RATES
 
 
 @dataclass

@@ -4,7 +4,7 @@ The report fine-tuned ImageNet backbones: the head learns alone for a few warm-u
 backbone frozen, then everything is fine-tuned at 1e-4 decaying to 1e-7 (a rate that keeps the
 pretrained features). From scratch (``weights none``, the small CNN, BDN) that rate barely moves
 random weights, and freezing a random backbone teaches nothing: there the trainer's own defaults
-apply (:class:`street2shop.training.trainer.FitParams`) and there is no warm-up.
+apply (:func:`street2shop.training.trainer.default_rates`: 3e-3 decaying to 3e-5) and there is no warm-up.
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ from pathlib import Path
 
 #: The backbone attribute models start from unless told: ImageNet weights packaged with the code env.
 DEFAULT_TRAIN_BACKBONE = "efficientnet-lite0"
-FINE_TUNE_LEARNING_RATE = 1e-4
-FINE_TUNE_FINAL_LEARNING_RATE = 1e-7
 FINE_TUNE_WARMUP_EPOCHS = 2
 
 
@@ -42,10 +40,8 @@ def resolved_train_weights(backbone: str, weights: str | Path | None) -> str | P
 
 def start_defaults(weights: str | Path | None) -> StartDefaults:
     """The fine-tuning defaults when the backbone starts from pretrained weights, else the trainer's own."""
-    from street2shop.training.trainer import FitParams
+    from street2shop.training.trainer import default_rates
 
     pretrained = weights is not None and str(weights).lower() not in ("none", "random", "")
-    if pretrained:
-        return StartDefaults(True, FINE_TUNE_LEARNING_RATE, FINE_TUNE_FINAL_LEARNING_RATE, FINE_TUNE_WARMUP_EPOCHS)
-    scratch = FitParams()
-    return StartDefaults(False, scratch.learning_rate, scratch.final_learning_rate, 0)
+    initial, final = default_rates(weights if pretrained else "none")
+    return StartDefaults(pretrained, initial, final, FINE_TUNE_WARMUP_EPOCHS if pretrained else 0)
