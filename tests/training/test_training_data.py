@@ -198,7 +198,7 @@ def test_the_default_learning_rates_depend_on_where_the_weights_come_from():
     given = settings_from_args(build_parser().parse_args([*base, "--learning-rate", "1e-3"])).fit
     assert (scratch.learning_rate, scratch.final_learning_rate) == (3e-3, 3e-5)
     assert (tuned.learning_rate, tuned.final_learning_rate) == (1e-4, 1e-7)
-    assert (given.learning_rate, given.final_learning_rate) == (1e-3, 3e-5)  # --weights defaults to none
+    assert (given.learning_rate, given.final_learning_rate) == (1e-3, 1e-7)  # the default start is pretrained (efficientnet-lite0)
     recipe = {"label_column": "type", "backbone": "small-cnn"}
     assert train_params({**recipe, "weights_source": "none"}).settings.fit.learning_rate == 3e-3
     assert train_params({**recipe, "weights_source": "folder"}).settings.fit.learning_rate == 1e-4
