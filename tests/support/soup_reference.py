@@ -1,5 +1,8 @@
 """The scraper's extraction as it was with BeautifulSoup (lxml parser, soupsieve selectors): the reference
-that ``street2shop.scraping.extract`` (lxml + cssselect) must match, and the old rate in bench/scrape_rate.py."""
+that ``street2shop.scraping.extract`` (lxml + cssselect) must match, and the old rate in bench/scrape_rate.py.
+
+Only parsing, selecting and reading text differ; what follows (regex, split, assembling the product) is the
+scraper's own code, so a difference the parity test finds is one of parsing."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import warnings
 from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 from bs4.element import Tag
 
-from street2shop.scraping.extract import ProductPage, _currency_code, parse_price, resolve_link, url_product_id
+from street2shop.scraping.extract import ProductPage, field_values, product_page, resolve_link
 from street2shop.scraping.site_spec import CategorySpec, FieldRule, SiteSpec
 
 
@@ -50,22 +53,7 @@ def soup_extract_values(soup: BeautifulSoup | None, page_url: str, rule: FieldRu
     else:
         elements = soup.select(rule.selector) if rule.all else [soup.select_one(rule.selector)]
         texts = [_element_value(el, rule.attr) for el in elements if el is not None]
-    values: list[str] = []
-    for text in texts:
-        if text is None:
-            continue
-        text = " ".join(text.split())
-        if rule.regex is not None:
-            match = rule.regex.search(text)
-            if match is None:
-                continue
-            groups = [g for g in match.groups() if g is not None]
-            text = groups[0] if groups else match.group(0)
-        for part in text.split(rule.split) if rule.split else [text]:
-            part = part.strip()
-            if part:
-                values.append(part)
-    return values
+    return field_values(texts, rule)
 
 
 def _element_value(element: Tag, attr: str | None) -> str | None:
@@ -78,33 +66,5 @@ def _element_value(element: Tag, attr: str | None) -> str | None:
 
 
 def soup_extract_product(soup: BeautifulSoup, page_url: str, spec: SiteSpec, category: CategorySpec) -> ProductPage:
-    """Read a product page: scalar fields, raw label values (category defaults fill gaps), picture URLs."""
-
-    def values(name: str) -> list[str]:
-        rule = spec.fields.get(name)
-        found = soup_extract_values(soup, page_url, rule) if rule is not None else []
-        return found or list(category.defaults.get(name, ()))
-
-    def scalar(name: str) -> str | None:
-        found = values(name)
-        return ", ".join(found) if found else None
-
-    if "id" in spec.fields:
-        ids = soup_extract_values(soup, page_url, spec.fields["id"])
-        product_id = ids[0] if ids else None
-    else:
-        product_id = url_product_id(page_url)
-    amount, currency = parse_price(scalar("price"), default_currency=spec.currency)
-    declared = scalar("currency")
-    if declared:
-        currency = _currency_code(declared) or currency
-    images = []
-    for raw in values("images"):
-        url = resolve_link(page_url, raw)
-        if url is not None and url not in images:
-            images.append(url)
-    return ProductPage(
-        url=page_url, product_id=product_id, title=scalar("title"), brand=scalar("brand"), price_amount=amount,
-        price_currency=currency, size=scalar("size"), condition=scalar("condition"),
-        raw_labels={name: values(name) for name in ("type", "colours", "gender")}, image_urls=images,
-    )
+    """Read a product page: the fields' values as BeautifulSoup selects them, assembled by the scraper's own code."""
+    return product_page(page_url, spec, category, lambda rule: soup_extract_values(soup, page_url, rule))

@@ -6,6 +6,7 @@ import codecs
 import hashlib
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urldefrag
 
@@ -139,6 +140,11 @@ def extract_values(document: Document | None, page_url: str, rule: FieldRule) ->
     else:
         elements = compile_selector(rule.selector)(document)
         texts = [_element_value(el, rule.attr) for el in (elements if rule.all else elements[:1])]
+    return field_values(texts, rule)
+
+
+def field_values(texts: Sequence[str | None], rule: FieldRule) -> list[str]:
+    """A field's values from the texts its selector matched: whitespace collapsed, through the regex, split; blanks dropped."""
     values: list[str] = []
     for text in texts:
         if text is None:
@@ -207,10 +213,15 @@ def link_product_id(url: str, spec: SiteSpec) -> str | None:
 
 def extract_product(document: Document, page_url: str, spec: SiteSpec, category: CategorySpec) -> ProductPage:
     """Read a product page: scalar fields, raw label values (category defaults fill gaps), picture URLs."""
+    return product_page(page_url, spec, category, lambda rule: extract_values(document, page_url, rule))
+
+
+def product_page(page_url: str, spec: SiteSpec, category: CategorySpec, read: Callable[[FieldRule], list[str]]) -> ProductPage:
+    """A product page's record from its fields' values, each read by ``read`` (whatever parsed the page)."""
 
     def values(name: str) -> list[str]:
         rule = spec.fields.get(name)
-        found = extract_values(document, page_url, rule) if rule is not None else []
+        found = read(rule) if rule is not None else []
         return found or list(category.defaults.get(name, ()))
 
     def scalar(name: str) -> str | None:
@@ -218,7 +229,7 @@ def extract_product(document: Document, page_url: str, spec: SiteSpec, category:
         return ", ".join(found) if found else None
 
     if "id" in spec.fields:
-        ids = extract_values(document, page_url, spec.fields["id"])
+        ids = read(spec.fields["id"])
         product_id = ids[0] if ids else None
     else:
         product_id = url_product_id(page_url)
