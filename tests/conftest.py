@@ -6,6 +6,7 @@ tests live in ``tests/support/`` (on the path through pyproject.toml's ``pythonp
 
 from __future__ import annotations
 
+import functools
 import inspect
 from pathlib import Path
 
@@ -14,6 +15,8 @@ import pytest
 TESTS = Path(__file__).resolve().parent
 #: What in a test's source shows it runs plugin components through the DSS double or drives a browser.
 DSS_SIGNS = ("DSSProject", "dss_harness", "apinode_emulator", "fake_dataikuapi", "FAKE")
+#: Modules whose every test talks to the API-node emulator or the recording dataikuapi fake.
+DSS_MODULE_IMPORTS = ("import apinode_emulator", "import fake_dataikuapi")
 BROWSER_SIGNS = ("find_browser(",)
 
 
@@ -24,13 +27,20 @@ def _source(item: pytest.Item) -> str:
         return ""
 
 
+@functools.cache
+def _module_source(path: Path) -> str:
+    return path.read_text(encoding="utf-8") if path.suffix == ".py" else ""
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath)).resolve()
         source = _source(item)
-        module_source = Path(path).read_text(encoding="utf-8") if path.suffix == ".py" else ""
-        in_dss = path.is_relative_to(TESTS / "dss")
-        if in_dss or any(sign in source for sign in DSS_SIGNS) or any(f"import {sign}" in module_source for sign in DSS_SIGNS[2:4]):
+        if (
+            path.is_relative_to(TESTS / "dss")
+            or any(sign in source for sign in DSS_SIGNS)
+            or any(sign in _module_source(path) for sign in DSS_MODULE_IMPORTS)
+        ):
             item.add_marker(pytest.mark.dss)
         if any(sign in source for sign in BROWSER_SIGNS):
             item.add_marker(pytest.mark.browser)
