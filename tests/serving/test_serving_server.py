@@ -209,3 +209,14 @@ def test_serve_process_stops_cleanly_on_sigterm(built):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_a_server_whose_trigger_was_closed_still_stops_and_frees_its_port(built):
+    index_dir, images, _catalog = built
+    running = BackgroundServer(build_app(index_dir, images=images), threads=2)
+    assert requests.get(running.url + "/health", timeout=10).status_code == 200
+    running.server.trigger.close()  # as the loop does when a channel error reaches the trigger
+    running.close()
+    assert not running._thread.is_alive()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(running.url + "/health", timeout=5)

@@ -9,6 +9,7 @@ it, however slowly it trickles them, so slow clients cannot hold every connectio
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import signal
@@ -277,7 +278,16 @@ def stop_server(server: Any) -> None:
         for channel in list(server._map.values()):
             channel.close()
 
-    server.trigger.pull_trigger(close_all_channels)
+    try:
+        server.trigger.pull_trigger(close_all_channels)
+    except OSError as err:
+        # The trigger was closed already (a channel error closes it through the loop): nothing can
+        # hand the thunk to the loop any more, and closing the channels here empties the loop's map,
+        # which ends it.
+        if err.errno != errno.EBADF:
+            raise
+        logger.debug("server loop already stopped (%s): closing its channels directly", err)
+        close_all_channels()
     server.task_dispatcher.shutdown()
 
 
