@@ -12,7 +12,7 @@ from urllib.parse import urljoin, urldefrag
 
 from lxml import etree
 
-from street2shop.scraping.css_selectors import compile_selector
+from street2shop.scraping.css_selectors import StartElements, compile_selector, compile_selectors
 from street2shop.scraping.site_spec import CategorySpec, FieldRule, SiteSpec
 
 #: A parsed page: the root element of lxml's HTML tree.
@@ -55,7 +55,7 @@ def parse_html(body: bytes, charset: str | None = None) -> Document:
     The text is decoded first: the HTTP ``charset`` if it decodes the page, else a byte-order
     mark, the page's own ``<meta charset>`` (or XML declaration), UTF-8, and Windows-1252.
     """
-    data = decode_html(body, charset).encode("utf-8")
+    data = _utf8(body, charset)
     parser = getattr(_parsers, "html", None)
     if parser is None:
         parser = _parsers.html = etree.HTMLParser(encoding="utf-8", no_network=True, huge_tree=True)
@@ -75,16 +75,27 @@ def _parse(data: bytes, parser: etree.HTMLParser) -> Document | None:
         return None
 
 
+def _utf8(body: bytes, charset: str | None) -> bytes:
+    """The page as UTF-8 bytes: ``body`` itself when it decoded as UTF-8 (the usual case: no copy), else re-encoded."""
+    text, encoding = _decode(body, charset)
+    return body if encoding in ("utf-8", "utf8") else text.encode("utf-8")
+
+
 def decode_html(body: bytes, charset: str | None = None) -> str:
     """The page's text, with the first of these encodings that decodes it: ``charset``, its BOM, its declaration, UTF-8, Windows-1252."""
+    return _decode(body, charset)[0]
+
+
+def _decode(body: bytes, charset: str | None) -> tuple[str, str]:
     for encoding in (charset, _bom_encoding(body), _declared_encoding(body), "utf-8"):
         if not encoding:
             continue
+        encoding = encoding.strip().lower()
         try:
-            return body.decode(encoding.strip().lower())
+            return body.decode(encoding), encoding
         except (LookupError, UnicodeDecodeError, ValueError):
             continue
-    return body.decode("windows-1252", errors="replace")
+    return body.decode("windows-1252", errors="replace"), "windows-1252"
 
 
 def _bom_encoding(body: bytes) -> str | None:
@@ -131,14 +142,17 @@ def extract_next_page(document: Document, selector: str | None, base_url: str) -
     return links[0] if links else None
 
 
-def extract_values(document: Document | None, page_url: str, rule: FieldRule) -> list[str]:
-    """The values of one field: matched elements' text or attribute, through the regex, split; blanks dropped."""
+def extract_values(document: Document | None, page_url: str, rule: FieldRule, starts: StartElements | None = None) -> list[str]:
+    """The values of one field: matched elements' text or attribute, through the regex, split; blanks dropped.
+
+    ``starts``: the page's start elements gathered for several fields at once (see :func:`extract_product`).
+    """
     if rule.source == "url":
         texts = [page_url]
     elif document is None:
         return []
     else:
-        elements = compile_selector(rule.selector)(document)
+        elements = compile_selector(rule.selector)(document, starts)
         texts = [_element_value(el, rule.attr) for el in (elements if rule.all else elements[:1])]
     return field_values(texts, rule)
 
@@ -213,7 +227,9 @@ def link_product_id(url: str, spec: SiteSpec) -> str | None:
 
 def extract_product(document: Document, page_url: str, spec: SiteSpec, category: CategorySpec) -> ProductPage:
     """Read a product page: scalar fields, raw label values (category defaults fill gaps), picture URLs."""
-    return product_page(page_url, spec, category, lambda rule: extract_values(document, page_url, rule))
+    selectors = compile_selectors(rule.selector for rule in spec.fields.values() if rule.selector is not None)
+    starts = StartElements(document, selectors)  # one walk of the page serves every field
+    return product_page(page_url, spec, category, lambda rule: extract_values(document, page_url, rule, starts))
 
 
 def product_page(page_url: str, spec: SiteSpec, category: CategorySpec, read: Callable[[FieldRule], list[str]]) -> ProductPage:
