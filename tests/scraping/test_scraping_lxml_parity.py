@@ -81,7 +81,10 @@ SELECTORS = ["h1", ".t", "p.t", "div.product", ".product.main", "dd.colours", "d
              "p.price", "ul.catalog .item", "div > h1", "h1 + p", "p:nth-child(2)", "li:first-child", "a[href^='/item']",
              "[class~=photo]", "img[data-src]", "h1, p.t", "p:-soup-contains('visible')", "h1:-soup-contains('longue')",
              "p:-soup-contains-own('deep')", "li:has(> a)", ":is(h1, dd)", "p:not(.t)", "div.d div.d p", "ruby", "script",
-             "template", "rt"]
+             "template", "rt",
+             # first steps of each kind the engine starts from: a tag, a class, the whole page (no tag, no class)
+             ".product h1", ".d .t", "body .t", ".product > h1 + p", "div.product img", "[class] > a", "* .photo",
+             ":not(div) > .t", "dd.size, .t, [href]", ".product :-soup-contains('longue')", "li:nth-child(2) a"]
 
 
 @pytest.mark.parametrize("name", sorted(HELD_OUT))
