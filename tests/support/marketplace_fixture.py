@@ -101,7 +101,8 @@ class Marketplace:
 
     Attributes:
         hits: requests per path (with query), counted as they arrive.
-        log: ``(path, status, user_agent, time)`` of every request.
+        log: ``(path, status, user_agent, time)`` of every request, the time taken once it is answered.
+        arrivals: ``(path, time)`` of every request as it arrives (``time.monotonic()``, before answering).
         broken_images: picture paths that answer 500 while listed here (tests may change it).
         faults: False turns off the 429, the 500s and the slow page (for benchmarks).
         refuse_prefix: while set, paths starting with it answer 503 (a site that keeps refusing); "/" refuses
@@ -126,6 +127,8 @@ class Marketplace:
     DISALLOWED = "/private/item/9002"
     #: Listing page that answers 429 with Retry-After at the first request.
     RATE_LIMITED_PAGE = "/catalog/robes?page=2"
+    #: Prefix of same-site redirects: ``/moved/<path>`` answers 301 to ``/<path>`` (linked from nowhere).
+    MOVED_PREFIX = "/moved/"
 
     def __init__(self, *, port: int = 0, crawl_delay: float | None = None, slow_s: float = 1.0,
                  retry_after_s: int = 1, image_size: tuple[int, int] = (96, 128), faults: bool = True,
@@ -140,6 +143,7 @@ class Marketplace:
         self.image_size = image_size
         self.hits: Counter = Counter()
         self.log: list[tuple[str, int, str, float]] = []
+        self.arrivals: list[tuple[str, float]] = []
         self.broken_images: set[str] = set()
         self.refuse_prefix: str | None = None
         self._lock = threading.Lock()
@@ -276,7 +280,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         market = self.market
+        arrived = time.monotonic()
         with market._lock:
+            market.arrivals.append((self.path, arrived))
             market.hits[self.path] += 1
             hit = market.hits[self.path]
         status = self._route(market, hit)
@@ -297,6 +303,9 @@ class _Handler(BaseHTTPRequestHandler):
             page = int(parse_qs(parts.query).get("page", ["1"])[0])
             html = market.listing_html(category, page) if category in market.catalogue else None
             return self._send(200, html.encode()) if html else self._send(404, b"no such page", "text/plain")
+        if path.startswith(market.MOVED_PREFIX):
+            target = "/" + self.path.removeprefix(market.MOVED_PREFIX)
+            return self._send(301, b"", "text/plain", {"Location": target})
         if path == market.OFFSITE_REDIRECT:
             port = market._server.server_address[1]
             return self._send(302, b"", "text/plain", {"Location": f"http://localhost:{port}/item/101-elsewhere"})
