@@ -106,3 +106,14 @@ def test_search_without_the_person_files_names_the_set_up(index_dir, tmp_path, m
     assert done.returncode == 2
     assert "make person-models" in done.stderr and "nowhere" in done.stderr
     assert done.stdout == ""
+
+
+def test_boxes_are_in_the_query_pixels_for_a_jpeg_too(index_dir, person_model):
+    # A JPEG query may be decoded at a reduced scale for the encoders; the person model needs, and
+    # the boxes are given in, the picture's own pixels.
+    index = SearchIndex.load(index_dir)
+    png = index.answer(photo_path("basketball1.png").read_bytes(), k=1, person_model=person_model).outfit
+    jpeg_bytes = cv2.imencode(".jpg", cv2.imread(str(photo_path("basketball1.png"))), [cv2.IMWRITE_JPEG_QUALITY, 90])[1].tobytes()
+    jpeg = index.answer(jpeg_bytes, k=1, person_model=person_model).outfit
+    assert jpeg is not None
+    assert all(abs(a - b) <= 6 for a, b in zip(jpeg.person_box, png.person_box)), (jpeg.person_box, png.person_box)

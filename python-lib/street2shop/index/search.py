@@ -191,7 +191,9 @@ class SearchIndex:
         """
         self.allowed_mask(filters)  # a bad filter fails before any work is done
         started = time.perf_counter()
-        pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])
+        # Garment boxes are given in the query's own pixels: a JPEG is then decoded at full scale.
+        min_side = None if person_model is not None else self.embedder.sizes[-1]
+        pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=min_side)
         decoded = time.perf_counter()
         garment = self.embedder.cut(pixels)
         segmented = garment is not None

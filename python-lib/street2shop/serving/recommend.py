@@ -233,7 +233,8 @@ class Recommender:
         parsed = time.perf_counter()
         try:
             self.index.allowed_mask(query.filters or None)  # a bad filter fails before any picture is read
-            pixels = decoded_pixels(query.image, max_pixels=self.limits.max_pixels, name="query", min_side=self.index.embedder.sizes[-1])
+            min_side = None if self.person_model is not None else self.index.embedder.sizes[-1]  # as ``answer`` decodes it
+            pixels = decoded_pixels(query.image, max_pixels=self.limits.max_pixels, name="query", min_side=min_side)
             with self.budget.hold(pixels):
                 answer = self.index.answer(
                     query.image, k=query.k, filters=query.filters or None, max_pixels=self.limits.max_pixels, person_model=self.person_model
