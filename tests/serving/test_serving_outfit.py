@@ -76,8 +76,11 @@ def test_page_draws_the_garment_boxes_and_the_shopper_picks_one(served):
         by_part = {row[0]: row[1:] for row in boxes}
         assert all(0 <= box[0] < box[2] <= 0.35 for box in by_part.values())
         assert by_part["top"][1] < by_part["bottom"][1]
-        # Clicking the bottom's box picks the bottom.
-        browser.script("document.querySelector('.s2s-box[data-part=bottom]').click()")
+        # A click in the middle of the bottom's box (what a shopper's click there hits) picks the bottom.
+        browser.script(
+            "const r = document.querySelector('.s2s-box[data-part=bottom]').getBoundingClientRect();"
+            "document.elementFromPoint((r.left + r.right) / 2, (r.top + r.bottom) / 2).click()"
+        )
         browser.wait_for("return document.getElementById('s2s-status').textContent.includes('for the bottom')")
         assert browser.script("return document.querySelector('.s2s-garment[aria-pressed=true]').dataset.part") == "bottom"
         # "Whole photo" shows the single answer; the boxes stay, none highlighted.

@@ -169,8 +169,9 @@
       button.setAttribute("data-part", garment.part);
       button.addEventListener("click", function () { choose(garment.part); });
       choices.appendChild(button);
-      drawBox(garment);
     });
+    // The largest box first, so the boxes inside it stay on top (and clickable).
+    garments.slice().reverse().forEach(drawBox);
     var whole = make("button", "s2s-garment", "Whole photo");
     whole.type = "button";
     whole.setAttribute("data-part", "");
