@@ -92,3 +92,17 @@ def test_page_draws_the_garment_boxes_and_the_shopper_picks_one(served):
         browser.wait_for("return document.querySelectorAll('.s2s-box').length === 0 && document.getElementById('s2s-garments').hidden"
                          " && document.getElementById('s2s-status').textContent.includes('answered')")
         assert len(browser.find_all(".s2s-card")) == 6
+
+
+def test_the_api_node_endpoint_answers_per_garment_when_the_files_are_installed(tmp_path, monkeypatch, caplog):
+    from street2shop.segmentation.person_files import ENV_VAR
+    from street2shop.serving.endpoint import load_endpoint
+
+    index_dir, _, _ = build_tiny_index(tmp_path, n_products=4)
+    body = {"image": b64(photo_path("basketball2.png").read_bytes()), "k": 2}
+    assert [g["part"] for g in load_endpoint([str(index_dir)])(body)["garments"]] == ["top", "bottom", "full"]
+    # A code env whose resources init script did not run: one answer per picture, and a warning naming the set-up.
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "no-resources"))
+    answer = load_endpoint([str(index_dir)])(body)
+    assert set(answer) == SINGLE_ANSWER
+    assert "make person-models" in caplog.text

@@ -253,3 +253,18 @@ def _person_box(mask: np.ndarray, marks: np.ndarray, width: int, height: int) ->
     if x1 <= x0 or y1 <= y0:
         return None
     return (int(x0), int(y0), int(x1), int(y1))
+
+
+def person_model_if_installed(directory: str | os.PathLike[str] | None = None) -> PersonModel | None:
+    """The person model, or None with a warning naming the set-up when its files are not installed.
+
+    For deployed services (the DSS API node and webapp), where a code env built without its
+    resources init script must still answer, one answer per picture.
+    """
+    from street2shop.segmentation.person_files import PersonModelMissing
+
+    try:
+        return PersonModel(directory)
+    except PersonModelMissing as err:
+        log.warning("no per-garment answers: %s", err)
+        return None
