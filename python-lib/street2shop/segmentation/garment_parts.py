@@ -30,6 +30,9 @@ _ABOVE_SHOULDERS, _BELOW_HIPS, _WAIST_ABOVE_HIPS, _BELOW_ANKLES, _BELOW_KNEES, _
 _CROP_MARGIN = 0.25
 
 Box = tuple[int, int, int, int]
+#: GrabCut's settings for a part: smaller and fewer passes than for a product shot, since the person
+#: mask already seeds it and it runs twice a served request (bench/person_model.py).
+PART_PARAMS = SegmentParams(work_size=128, iterations=3)
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ def part_boxes(person: Person, width: int, height: int) -> dict[str, Box]:
     return clipped
 
 
-def segment_parts(rgb: np.ndarray, person: Person, *, params: SegmentParams = SegmentParams()) -> list[GarmentPart]:
+def segment_parts(rgb: np.ndarray, person: Person, *, params: SegmentParams = PART_PARAMS) -> list[GarmentPart]:
     """Each visible part's box, and GrabCut's garment inside it, seeded by the person mask.
 
     GrabCut runs on a crop around the ``top`` and ``bottom`` boxes (the box plus a quarter of it
