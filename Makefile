@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PLUGIN_ID := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['id'])")
 PLUGIN_VERSION := $(shell $(PYTHON) -c "import json; print(json.load(open('plugin.json'))['version'])")
 
-.PHONY: demo test plugin bench clean browser photos datasets
+.PHONY: demo test plugin bench clean browser photos datasets person-models
 
 $(STAMP): code-env/python/spec/requirements.txt pyproject.toml code-env/python/desc.json
 	@$(PYTHON) -c "import json, sys; v = 'PYTHON%d%d' % sys.version_info[:2]; ok = v in json.load(open('code-env/python/desc.json'))['acceptedPythonInterpreters']; print(('' if ok else 'warning: ') + 'python ' + v + (' is' if ok else ' is not') + ' an accepted interpreter of the code env')"
@@ -16,10 +16,10 @@ $(STAMP): code-env/python/spec/requirements.txt pyproject.toml code-env/python/d
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) person-models
 	$(BIN)/street2shop demo --out demo-output
 
-test: $(STAMP) browser photos datasets
+test: $(STAMP) browser photos datasets person-models
 	$(BIN)/python -m pytest -q
 
 # The web page is tested in Debian's Chromium, driven through chromedriver.
@@ -36,6 +36,12 @@ photos:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends opencv-doc >/dev/null; \
 	else echo "install Debian's opencv-doc (as root: apt-get install opencv-doc) for the real-photo tests"; fi
 
+# The person model (MediaPipe's pose TFLite files, Apache-2.0): pip downloads the mediapipe wheel once,
+# its two .tflite files are extracted into $(VENV)/share/street2shop/person-models (git-ignored) and
+# checked against the SHA-256 in street2shop/segmentation/person_files.py. Nothing is fetched during a run.
+person-models: $(STAMP)
+	$(BIN)/python -m street2shop.segmentation.person_files
+
 # Real product photos for the Fashion-MNIST test and benchmark: Debian's dataset-fashion-mnist (Expat licence).
 datasets:
 	@if [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ]; then :; \
@@ -43,7 +49,7 @@ datasets:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
 	else echo "install Debian's dataset-fashion-mnist (as root: apt-get install dataset-fashion-mnist) for the Fashion-MNIST test"; fi
 
-bench: $(STAMP) photos datasets
+bench: $(STAMP) photos datasets person-models
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 # The DSS plugin archive, without tests (as Dataiku's own plugins are built).

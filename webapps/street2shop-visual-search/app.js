@@ -13,6 +13,10 @@
   var config = null;
   var lastImage = null;      // base64 of the last photo, to re-run with other filters
   var requestSerial = 0;
+  var sentSize = null;       // {width, height} of the picture sent: garment boxes are in its pixels
+  var lastAnswer = null;
+  var chosenPart = null;     // the garment the shopper picked ("top", ...), or "" for the whole photo
+  var PART_NAMES = { top: "Top", bottom: "Bottom", full: "Full outfit" };
 
   function el(id) { return document.getElementById(id); }
 
@@ -111,9 +115,11 @@
       context.fillStyle = "#fff";
       context.fillRect(0, 0, canvas.width, canvas.height);
       context.drawImage(img, 0, 0, canvas.width, canvas.height);
+      sentSize = { width: canvas.width, height: canvas.height };
       return canvas.toDataURL("image/jpeg", JPEG_QUALITY);
     }, function () {
       preview.hidden = true;
+      sentSize = null;
       URL.revokeObjectURL(url);
       return readAsDataUrl(file);
     }).then(function (dataUrl) {
@@ -132,16 +138,87 @@
       body: JSON.stringify(body)
     }).then(function (answer) {
       if (serial !== requestSerial) { return; }
-      showAttributes(answer.query || {});
-      showResults(answer.results || []);
-      var timing = answer.timing_ms || {};
-      setStatus(answer.results.length + " products, answered in " + Math.round(timing.total || 0) + " ms" +
-        (answer.query && answer.query.segmented ? " (garment cut out)" : ""), false);
+      lastAnswer = answer;
+      showGarments(answer);
     }).catch(function (err) {
       if (serial !== requestSerial) { return; }
+      lastAnswer = null;
       el("s2s-results").textContent = "";
+      showGarments(null);
       setStatus(err.message, true);
     });
+  }
+
+  // A photo of someone: one answer per garment (answer.garments), each with its box; the shopper
+  // picks one with the buttons or by clicking its box. Without garments: today's single answer.
+  function showGarments(answer) {
+    var garments = (answer && answer.garments) || [];
+    var choices = el("s2s-garments");
+    choices.textContent = "";
+    el("s2s-boxes").textContent = "";
+    if (!garments.length) {
+      choices.hidden = true;
+      if (answer) { choose(""); }
+      return;
+    }
+    var parts = garments.map(function (g) { return g.part; });
+    if (chosenPart === null || (chosenPart !== "" && parts.indexOf(chosenPart) < 0)) { chosenPart = parts[0]; }
+    garments.forEach(function (garment) {
+      var button = make("button", "s2s-garment", PART_NAMES[garment.part] || garment.part);
+      button.type = "button";
+      button.setAttribute("data-part", garment.part);
+      button.addEventListener("click", function () { choose(garment.part); });
+      choices.appendChild(button);
+    });
+    // The largest box first, so the boxes inside it stay on top (and clickable).
+    garments.slice().reverse().forEach(drawBox);
+    var whole = make("button", "s2s-garment", "Whole photo");
+    whole.type = "button";
+    whole.setAttribute("data-part", "");
+    whole.addEventListener("click", function () { choose(""); });
+    choices.appendChild(whole);
+    choices.hidden = false;
+    choose(chosenPart);
+  }
+
+  function drawBox(garment) {
+    if (!sentSize || el("s2s-preview").hidden) { return; }
+    var b = garment.box;
+    var node = make("button", "s2s-box");
+    node.type = "button";
+    node.setAttribute("data-part", garment.part);
+    node.setAttribute("aria-label", PART_NAMES[garment.part] || garment.part);
+    node.style.left = (100 * b[0] / sentSize.width) + "%";
+    node.style.top = (100 * b[1] / sentSize.height) + "%";
+    node.style.width = (100 * (b[2] - b[0]) / sentSize.width) + "%";
+    node.style.height = (100 * (b[3] - b[1]) / sentSize.height) + "%";
+    node.appendChild(make("span", "s2s-box-label", PART_NAMES[garment.part] || garment.part));
+    node.addEventListener("click", function (event) { event.stopPropagation(); choose(garment.part); });
+    el("s2s-boxes").appendChild(node);
+  }
+
+  function choose(part) {
+    var answer = lastAnswer;
+    if (!answer) { return; }
+    var garment = null;
+    (answer.garments || []).forEach(function (g) { if (g.part === part) { garment = g; } });
+    chosenPart = (answer.garments && answer.garments.length) ? (garment ? part : "") : null;
+    var pressed = document.querySelectorAll(".s2s-garment");
+    for (var i = 0; i < pressed.length; i++) {
+      pressed[i].setAttribute("aria-pressed", String(pressed[i].getAttribute("data-part") === (garment ? part : "")));
+    }
+    var boxes = document.querySelectorAll(".s2s-box");
+    for (var j = 0; j < boxes.length; j++) {
+      boxes[j].classList.toggle("s2s-box-selected", !!garment && boxes[j].getAttribute("data-part") === part);
+    }
+    var results = garment ? garment.results : (answer.results || []);
+    showAttributes(garment ? { attributes: garment.attributes } : (answer.query || {}));
+    showResults(results);
+    var timing = answer.timing_ms || {};
+    var what = garment ? " for the " + (PART_NAMES[part] || part).toLowerCase() : "";
+    var found = (answer.garments && answer.garments.length) ? " (" + answer.garments.length + " garments found on the person)" :
+      (answer.query && answer.query.segmented ? " (garment cut out)" : "");
+    setStatus(results.length + " products" + what + ", answered in " + Math.round(timing.total || 0) + " ms" + found, false);
   }
 
   function rerun() { if (lastImage) { search(lastImage); } }
@@ -153,6 +230,7 @@
       return;
     }
     setStatus("Reading the photo…", false);
+    chosenPart = null;  // a new photo starts on its first garment
     prepare(file).then(search).catch(function (err) { setStatus(err.message, true); });
   }
 

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-k", type=int, default=10, help="number of products (default 10)")
     parser.add_argument("--filter", action="append", default=[], metavar="COLUMN=VALUE[,VALUE]", help="keep products with one of these labels")
     parser.add_argument("--models", nargs="+", default=None, metavar="DIR", help="encoder folders to use instead of the index's own (must match it)")
+    parser.add_argument("--no-garments", dest="garments", action="store_false",
+                        help="no person model: only the single answer for the whole picture (default: when a person is found, "
+                        "also the products for each garment they wear, under 'garments')")
 
 
 def parse_filters(specs: list[str]) -> dict[str, list[str]]:
@@ -33,9 +36,15 @@ def parse_filters(specs: list[str]) -> dict[str, list[str]]:
 
 def run(args: argparse.Namespace) -> int:
     from street2shop.models.loading import load_encoder
+    from street2shop.index.outfit import outfit_fields
     from street2shop.index.search import SearchIndex
 
     filters = parse_filters(args.filter)
+    person_model = None
+    if args.garments:
+        from street2shop.segmentation.person import PersonModel
+
+        person_model = PersonModel()  # a missing file fails here, naming the set-up command
     encoders = [load_encoder(path) for path in args.models] if args.models else None
     index = SearchIndex.load(args.index, encoders=encoders)
     try:
@@ -44,6 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise
     except OSError as err:
         raise InvalidParameter(f"--image {args.image}: cannot read ({err.strerror or err})") from None
-    answer = index.answer(data, k=args.k, filters=filters)
-    print(json.dumps({"results": answer.results, "query": {"attributes": answer.attributes, "segmented": answer.segmented}}, ensure_ascii=False))
+    answer = index.answer(data, k=args.k, filters=filters, person_model=person_model)
+    garments, person = outfit_fields(answer.outfit)
+    query = {"attributes": answer.attributes, "segmented": answer.segmented, **person}
+    print(json.dumps({"results": answer.results, "query": query, **garments}, ensure_ascii=False))
     return 0

@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"seconds a client has to send one request's headers and body (default {DEFAULT_REQUEST_TIMEOUT_S})")
     parser.add_argument("--max-connections", type=int, default=DEFAULT_MAX_CONNECTIONS,
                         help=f"connections held open at once (default {DEFAULT_MAX_CONNECTIONS})")
+    parser.add_argument("--no-garments", dest="garments", action="store_false",
+                        help="no person model: one answer per picture (default: per garment too when a person is found)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         print(f"street2shop: serving {args.index} on {url}/  (API: POST {url}/public/api/v1/street2shop/recommend/run; Ctrl-C stops)", flush=True)
 
     serve_forever(args.index, args.images, args.host, args.port, limits=limits, threads=args.threads, on_ready=ready,
-                  request_timeout_s=args.request_timeout, max_connections=args.max_connections)
+                  request_timeout_s=args.request_timeout, max_connections=args.max_connections, garments=args.garments)
     return 0

@@ -35,7 +35,8 @@ class QueryAnswer:
     results: list[dict[str, Any]]
     attributes: dict[str, list[dict[str, Any]]]  # per model: top classes with probabilities
     segmented: bool
-    timing_ms: dict[str, float]  # decode, segment, embed, search
+    timing_ms: dict[str, float]  # decode, segment, embed, search (and person, garments with a person model)
+    outfit: Any = None  # an ``index.outfit.OutfitAnswer`` when a person model found someone, else None
 
 
 class SearchIndex:
@@ -180,11 +181,19 @@ class SearchIndex:
         """Top-``k`` products for one encoded picture."""
         return self.search_pixels([decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])], k=k, filters=filters)[0]
 
-    def answer(self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> QueryAnswer:
-        """Answer one encoded picture the way the catalogue was processed, timing each stage."""
+    def answer(
+        self, data: bytes, *, k: int = 10, filters: Filters | None = None, max_pixels: int = DEFAULT_MAX_PIXELS, person_model: Any = None
+    ) -> QueryAnswer:
+        """Answer one encoded picture the way the catalogue was processed, timing each stage.
+
+        With a ``person_model`` (``segmentation.person.PersonModel``) the answer also holds, when it
+        finds a person, the products for each garment they wear (``outfit``, see ``index.outfit``).
+        """
         self.allowed_mask(filters)  # a bad filter fails before any work is done
         started = time.perf_counter()
-        pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=self.embedder.sizes[-1])
+        # Garment boxes are given in the query's own pixels: a JPEG is then decoded at full scale.
+        min_side = None if person_model is not None else self.embedder.sizes[-1]
+        pixels = decode_image(data, max_pixels=max_pixels, name="query", min_side=min_side)
         decoded = time.perf_counter()
         garment = self.embedder.cut(pixels)
         segmented = garment is not None
@@ -199,11 +208,21 @@ class SearchIndex:
             "embed": (embedded - cut) * 1000,
             "search": (searched - embedded) * 1000,
         }
+        outfit = None
+        if person_model is not None:
+            from street2shop.index.outfit import answer_outfit
+
+            outfit = answer_outfit(self, pixels, person_model, k=k, filters=filters)
+            if outfit is None:
+                timing["person"] = (time.perf_counter() - searched) * 1000
+            else:
+                timing.update(outfit.timing_ms)
         return QueryAnswer(
             results=results,
             attributes=self.predicted_attributes(probabilities),
             segmented=segmented,
             timing_ms={name: round(ms, 3) for name, ms in timing.items()},
+            outfit=outfit,
         )
 
     def predicted_attributes(self, probabilities: dict[str, np.ndarray], row: int = 0, k: int = 3) -> dict[str, list[dict[str, Any]]]:

@@ -72,6 +72,8 @@ def load_endpoint(folders: Sequence[str]) -> EndpointHandler:
 
     if not folders:
         raise IndexFormatError("the endpoint has no managed folder: add the index folder to it")
-    recommender = Recommender(SearchIndex.load(folders[0]), read_limits(folders))
+    from street2shop.segmentation.person import person_model_if_installed
+
+    recommender = Recommender(SearchIndex.load(folders[0]), read_limits(folders), person_model=person_model_if_installed())
     logger.info("street2shop endpoint ready: %d items, limits %s", len(recommender.index), recommender.limits.to_dict())
     return EndpointHandler(recommender)

@@ -195,10 +195,11 @@ class Recommender:
         >>> recommender.handle({"image": base64_text, "k": 5, "filters": {"type": ["dresses"]}})
     """
 
-    def __init__(self, index: Any, limits: Limits | None = None, *, warm_up: bool = True):
+    def __init__(self, index: Any, limits: Limits | None = None, *, warm_up: bool = True, person_model: Any = None):
         from street2shop.serving.admission import PixelBudget
 
         self.index = index
+        self.person_model = person_model  # a ``segmentation.person.PersonModel``: answers per garment worn
         self.limits = limits or Limits()
         self.budget = PixelBudget(self.limits.pixel_budget, wait_s=self.limits.queue_ms / 1000)
         if warm_up:
@@ -208,7 +209,7 @@ class Recommender:
         from street2shop.images.decode import encode_png
 
         started = time.perf_counter()
-        self.index.answer(encode_png(np.full((64, 64, 3), 255, np.uint8)), k=1, max_pixels=self.limits.max_pixels)
+        self.index.answer(encode_png(np.full((64, 64, 3), 255, np.uint8)), k=1, max_pixels=self.limits.max_pixels, person_model=self.person_model)
         logger.info("recommender ready: %d items, warm-up %.0f ms", len(self.index), (time.perf_counter() - started) * 1000)
 
     def handle(self, data: Any) -> dict[str, Any]:
@@ -216,7 +217,9 @@ class Recommender:
 
         Returns:
             ``{"results": [{product_id, score, image, labels}], "query": {"attributes", "segmented"},
-            "timing_ms": {parse, decode, segment, embed, search, total}}``.
+            "timing_ms": {parse, decode, segment, embed, search, total}}``; with a person model that
+            finds someone, also ``query.person`` (``box``, ``score``), ``garments`` (one
+            ``{part, box, results, attributes}`` per garment) and ``timing_ms.person`` / ``garments``.
 
         Raises:
             ApiError: 4xx for a bad request (the message says what is wrong), 500 for a failure of
@@ -230,9 +233,12 @@ class Recommender:
         parsed = time.perf_counter()
         try:
             self.index.allowed_mask(query.filters or None)  # a bad filter fails before any picture is read
-            pixels = decoded_pixels(query.image, max_pixels=self.limits.max_pixels, name="query", min_side=self.index.embedder.sizes[-1])
+            min_side = None if self.person_model is not None else self.index.embedder.sizes[-1]  # as ``answer`` decodes it
+            pixels = decoded_pixels(query.image, max_pixels=self.limits.max_pixels, name="query", min_side=min_side)
             with self.budget.hold(pixels):
-                answer = self.index.answer(query.image, k=query.k, filters=query.filters or None, max_pixels=self.limits.max_pixels)
+                answer = self.index.answer(
+                    query.image, k=query.k, filters=query.filters or None, max_pixels=self.limits.max_pixels, person_model=self.person_model
+                )
         except BudgetExhausted:
             retry = max(1, round(self.limits.queue_ms / 1000))
             raise ApiError(f"the server is decoding its limit of pictures ({self.limits.pixel_budget} pixels); retry in {retry} s", 503, {"Retry-After": str(retry)}) from None
@@ -244,11 +250,15 @@ class Recommender:
         except Exception as err:  # noqa: BLE001 - one failed request must never take the server down
             logger.exception("recommend failed")
             raise ApiError(f"internal error ({type(err).__name__}); see the server log", 500) from None
+        from street2shop.index.outfit import outfit_fields
+
         timing = {"parse": round((parsed - started) * 1000, 3), **answer.timing_ms}
         timing["total"] = round((time.perf_counter() - started) * 1000, 3)
+        garments, person = outfit_fields(answer.outfit)
         return {
             "results": answer.results,
-            "query": {"attributes": answer.attributes, "segmented": bool(answer.segmented)},
+            "query": {"attributes": answer.attributes, "segmented": bool(answer.segmented), **person},
+            **garments,
             "timing_ms": timing,
         }
 

@@ -147,14 +147,19 @@ def build_app(
     limits: Limits | None = None,
     service_id: str = SERVICE_ID,
     endpoint_id: str = ENDPOINT_ID,
+    person_model: Any = None,
 ) -> Any:
-    """Load an index (a folder, or a loaded ``SearchIndex``) and make the local server's Flask app."""
+    """Load an index (a folder, or a loaded ``SearchIndex``) and make the local server's Flask app.
+
+    With a ``person_model`` (``segmentation.person.PersonModel``), answers hold per-garment results
+    when it finds a person.
+    """
     from street2shop.index.search import SearchIndex
     from street2shop.storage.local import LocalImageStore
     from street2shop.storage.stores import ImageSource
 
     loaded = index if isinstance(index, SearchIndex) else SearchIndex.load(index)
-    recommender = Recommender(loaded, limits)
+    recommender = Recommender(loaded, limits, person_model=person_model)
     thumbnails = None
     if images is not None:
         thumbnails = Thumbnails(ImageSource(LocalImageStore(images)), loaded.items["image"].astype(str))
@@ -333,6 +338,7 @@ def serve_forever(
     on_ready: Any = None,
     request_timeout_s: float = DEFAULT_REQUEST_TIMEOUT_S,
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    garments: bool = True,
 ) -> None:
     """Serve the API, the page and the thumbnails until interrupted (Ctrl-C, or SIGTERM from a process manager).
 
@@ -340,8 +346,15 @@ def serve_forever(
         index: an index folder or a loaded ``SearchIndex``.
         images: the catalogue's image folder (for thumbnails), or None.
         on_ready: called with the server's base URL once it listens (e.g. to print it).
+        garments: load the person model (its files installed at set-up; a missing one is an error
+            naming the set-up command) and answer per garment when a person is found.
     """
-    app = build_app(index, images=images, limits=limits)
+    person_model = None
+    if garments:
+        from street2shop.segmentation.person import PersonModel
+
+        person_model = PersonModel()
+    app = build_app(index, images=images, limits=limits, person_model=person_model)
     server = make_server(
         app, host=host, port=port, threads=threads, max_body_bytes=(limits or Limits()).max_body_bytes,
         request_timeout_s=request_timeout_s, max_connections=max_connections,

@@ -39,7 +39,9 @@ def main(app: Any) -> None:
         if params.pictures_folder:
             source = ImageSource(FolderImageStore(dataiku.Folder(params.pictures_folder)))
             thumbnails = Thumbnails(source, index.items["image"].astype(str))
-        add_page_routes(app, Recommender(index, params.limits), thumbnails)
+        from street2shop.segmentation.person import person_model_if_installed
+
+        add_page_routes(app, Recommender(index, params.limits, person_model=person_model_if_installed()), thumbnails)
         logger.info("visual search ready on %d catalogue pictures", len(index))
     except Street2ShopError as err:
         logger.error("visual search unavailable: %s", err)
